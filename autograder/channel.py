@@ -1,0 +1,77 @@
+"""The pipe between the grader and a sandboxed submission.
+
+Messages are length-prefixed ``torch.save`` payloads, and both ends read them with
+``torch.load(weights_only=True)``: only tensors, numbers, strings, lists, tuples and dicts can be
+decoded, so a submission can send wrong answers but never an object that runs code in the grader
+or pretends to be something it is not.
+"""
+from __future__ import annotations
+
+import io
+import os
+import select
+import struct
+import time
+
+HEADER = struct.Struct("!Q")
+MAX_MESSAGE_BYTES = 512 * 1024 * 1024
+
+
+class ChannelClosed(Exception):
+    """The other end died, or sent something that is not a message."""
+
+
+class ChannelTimeout(Exception):
+    """No message arrived in time."""
+
+
+def send(fd: int, message: dict) -> None:
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(message, buffer)
+    payload = buffer.getvalue()
+    _write_all(fd, HEADER.pack(len(payload)) + payload)
+
+
+def receive(fd: int, timeout: float | None = None) -> dict:
+    """The next message, decoded safely; raises ChannelTimeout or ChannelClosed."""
+    import torch
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    size = HEADER.unpack(_read_exactly(fd, HEADER.size, deadline))[0]
+    if size > MAX_MESSAGE_BYTES:
+        raise ChannelClosed(f"message of {size} bytes is over the limit")
+    payload = _read_exactly(fd, size, deadline)
+    try:
+        message = torch.load(io.BytesIO(payload), weights_only=True)
+    except Exception as error:  # anything undecodable is treated as a dead peer
+        raise ChannelClosed(f"undecodable message ({type(error).__name__})") from None
+    if not isinstance(message, dict):
+        raise ChannelClosed("message is not a dict")
+    return message
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except (BrokenPipeError, OSError) as error:
+            raise ChannelClosed(str(error)) from None
+        view = view[written:]
+
+
+def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
+    chunks, remaining = [], size
+    while remaining:
+        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+        ready, _, _ = select.select([fd], [], [], wait)
+        if not ready:
+            raise ChannelTimeout()
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            raise ChannelClosed("the process closed its end")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)

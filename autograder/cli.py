@@ -1,0 +1,107 @@
+"""``python -m autograder``: each verb is a short composition of the stages."""
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from autograder.errors import UserError
+
+
+def cmd_build(args) -> int:
+    """Regenerate assignments/ from solutions/ and write release/."""
+    from autograder.release import handout_files, write_handout, write_release
+    from autograder.suite import load_suite, resolve_slugs
+
+    for slug in resolve_slugs(args.slugs):
+        suite = load_suite(slug)
+        files = handout_files(suite)
+        write_handout(suite, files)
+        target = write_release(suite, files)
+        print(f"built {slug}: assignments/{slug}/ and {target.relative_to(Path.cwd()) if target.is_relative_to(Path.cwd()) else target}/")
+    return 0
+
+
+def cmd_grade(args) -> int:
+    """Grade one submission, write results.json, print the table."""
+    from autograder.grade import grade_submission
+    from autograder.results import grader_failure_results, table, write_json_atomically
+    from autograder.suite import load_suite
+
+    suite = load_suite(args.slug)
+    try:
+        document = grade_submission(suite, Path(args.submission), sandbox_user=args.sandbox_user)
+    except UserError:
+        raise
+    except Exception:  # a bug in the kit: the student still gets a valid results.json
+        write_json_atomically(grader_failure_results(), Path(args.out))
+        raise
+    write_json_atomically(document, Path(args.out))
+    print(table(document))
+    return 0
+
+
+def cmd_grade_batch(args) -> int:
+    """Grade every submission under a folder in parallel into a gradebook."""
+    from autograder.batch import grade_batch
+
+    grade_batch(args.slug, Path(args.dir), Path(args.out), workers=args.workers, force=args.force)
+    return 0
+
+
+def cmd_verify(args) -> int:
+    """Masters get full marks, stubs get none, student notebooks are in sync."""
+    from autograder.verify import verify
+
+    return 0 if verify(args.slugs) else 1
+
+
+def cmd_demo(args) -> int:
+    """The kit's main job on its bundled examples: build everything, grade the samples."""
+    from autograder.batch import grade_examples
+
+    cmd_build(argparse.Namespace(slugs=[]))
+    return grade_examples()
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    verbs = top.add_subparsers(dest="verb", required=True)
+    build = verbs.add_parser("build", help=cmd_build.__doc__)
+    build.add_argument("slugs", nargs="*", metavar="SLUG")
+    build.set_defaults(run=cmd_build)
+    grade = verbs.add_parser("grade", help=cmd_grade.__doc__)
+    grade.add_argument("slug", metavar="SLUG")
+    grade.add_argument("submission", metavar="SUBMISSION", help="a .ipynb, a folder or a zip")
+    grade.add_argument("--out", default="results.json")
+    grade.add_argument("--sandbox-user", default=None, help="run student code as this unprivileged user")
+    grade.set_defaults(run=cmd_grade)
+    batch = verbs.add_parser("grade-batch", help=cmd_grade_batch.__doc__)
+    batch.add_argument("slug", metavar="SLUG")
+    batch.add_argument("dir", metavar="DIR")
+    batch.add_argument("--workers", type=int, default=None)
+    batch.add_argument("--out", default="gradebook.csv")
+    batch.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    batch.set_defaults(run=cmd_grade_batch)
+    verify = verbs.add_parser("verify", help=cmd_verify.__doc__)
+    verify.add_argument("slugs", nargs="*", metavar="SLUG")
+    verify.set_defaults(run=cmd_verify)
+    demo = verbs.add_parser("demo", help=cmd_demo.__doc__)
+    demo.set_defaults(run=cmd_demo)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception:  # a bug in the kit: show it, it is for us
+        traceback.print_exc()
+        return 3

@@ -1,0 +1,69 @@
+"""``grade``: submission → extraction → sandboxed run → judgement → results.json."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from autograder.errors import SubmissionUnreadable
+from autograder.extract import extract_definitions
+from autograder.results import GradedTest, results_json, unreadable_results
+from autograder.sandbox import SandboxedSubmission
+from autograder.submission import open_submission
+from autograder.suite import Suite
+from autograder.testkit import run_test
+
+
+def grade_submission(suite: Suite, path: Path, sandbox_user: str | None = None) -> dict:
+    """Grade one submission and return its results.json document. Never raises for bad input
+    from the student: an unreadable submission scores 0 with the reason."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="kit-grade-") as scratch:
+        workdir = Path(scratch) / "submission"
+        try:
+            submission = open_submission(path, suite, workdir)
+        except SubmissionUnreadable as problem:
+            return unreadable_results(str(problem), time.monotonic() - started, max_score(suite))
+        install_helpers(suite, workdir)
+        extraction = extract_definitions(submission.notebook, set(suite.graded_names))
+        if sandbox_user:
+            _hand_over(workdir, Path(scratch), sandbox_user)
+        sandbox = SandboxedSubmission(extraction, workdir, suite.limits, user=sandbox_user)
+        sandbox.start()  # the child imports torch while we import the tests
+        try:
+            graded = [GradedTest(run_test(fn, sandbox), hidden) for fn, hidden in suite.tests()]
+        finally:
+            sandbox.close()
+    return results_json(graded, time.monotonic() - started, sandbox.leaderboard, notice=load_notice(extraction))
+
+
+def install_helpers(suite: Suite, workdir: Path) -> None:
+    """Put the kit's own copies of the handout's helper files beside the notebook, replacing any
+    the student edited: graded code imports the helpers as they were handed out."""
+    for name, source in suite.helper_files().items():
+        shutil.copy2(source, workdir / name)
+
+
+def load_notice(extraction) -> str:
+    """Cells that do not parse, named up front so the student knows what they cost."""
+    if not extraction.problems:
+        return ""
+    broken = "; ".join(f"cell {p.cell}: {p.message}" for p in extraction.problems)
+    return f"Some cells could not be read and were skipped ({broken})."
+
+
+def max_score(suite: Suite) -> float:
+    return sum(fn.kit_test.points for fn, _ in suite.tests())
+
+
+def _hand_over(workdir: Path, scratch: Path, user: str) -> None:
+    """Let the unprivileged sandbox user read and write its scratch copy, and nothing of ours."""
+    import pwd
+
+    record = pwd.getpwnam(user)
+    for folder, _, files in os.walk(scratch):
+        os.chown(folder, record.pw_uid, record.pw_gid)
+        for name in files:
+            os.chown(os.path.join(folder, name), record.pw_uid, record.pw_gid)

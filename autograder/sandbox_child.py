@@ -1,0 +1,72 @@
+"""The sandboxed side: runs a submission's definitions, then the probes the grader sends.
+
+Started by ``autograder.sandbox`` as ``python -m autograder.sandbox_child REQUEST_FD REPLY_FD``
+with resource limits already applied. It computes and reports plain data; it never judges.
+Everything here may be tampered with by the student code it runs, which is why the grading
+process trusts nothing it sends beyond being data.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+import os
+import sys
+
+
+def main(request_fd: int, reply_fd: int) -> None:
+    import torch
+
+    from autograder import channel
+    from autograder.testkit import student_error_message, to_data
+
+    torch.set_num_threads(1)
+    namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
+    while True:
+        try:
+            request = channel.receive(request_fd)
+        except channel.ChannelClosed:
+            os._exit(0)
+        if request["op"] == "load":
+            errors = load(request["statements"], namespace, reply_fd)
+            channel.send(reply_fd, {"op": "loaded", "errors": errors,
+                                    "defined": sorted(k for k in namespace if not k.startswith("__"))})
+        elif request["op"] == "run":
+            channel.send(reply_fd, run_probe(request, namespace, to_data, student_error_message))
+        else:
+            os._exit(0)
+
+
+def load(statements: list, namespace: dict, reply_fd: int) -> list:
+    """Execute the kept statements in order; report each one's start so a hang can be pinned."""
+    from autograder import channel
+    from autograder.testkit import student_error_message
+
+    errors = []
+    for index, cell, first_line, source in statements:
+        channel.send(reply_fd, {"op": "progress", "index": index})
+        padded = "\n" * (first_line - 1) + source  # so tracebacks show the cell's own line numbers
+        try:
+            exec(compile(padded, f"<cell {cell}>", "exec"), namespace)
+        except BaseException as error:  # noqa: BLE001 - SystemExit and KeyboardInterrupt too
+            errors.append([index, student_error_message(error)])
+    return errors
+
+
+def run_probe(request: dict, namespace: dict, to_data, student_error_message) -> dict:
+    """Define the probe from its source, call it on the namespace, return its result as data."""
+    import torch
+
+    probe_globals = {"__builtins__": builtins, "torch": torch, "math": math}
+    try:
+        exec(compile(request["source"], f"<probe {request['name']}>", "exec"), probe_globals)
+        torch.manual_seed(request["seed"])
+        result = probe_globals[request["name"]](namespace, *request["args"])
+        return {"op": "result", "ok": True, "value": to_data(result)}
+    except BaseException as error:  # noqa: BLE001 - report, never die
+        message = student_error_message(error)
+        memory = isinstance(error, MemoryError) or "can't allocate memory" in str(error)
+        return {"op": "result", "ok": False, "message": message, "memory": memory}
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), int(sys.argv[2]))

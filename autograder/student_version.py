@@ -1,0 +1,155 @@
+"""The student-version stage: master notebook in, student notebook out.
+
+Like nbgrader's converters, the stage is a list of small steps, each a function from notebook to
+notebook. To change what students get, add a step to ``STEPS``.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import string
+import tomllib
+from pathlib import Path
+
+import nbformat
+
+from autograder.errors import UserError
+from autograder.master import SETUP_TAG, raw_marker, read_master, written_questions
+from autograder.suite import KIT_ROOT, Suite
+
+STUB_PROMPT = "raise NotImplementedError  # TODO: write your code here (see the comments above)"
+ANSWER_PLACEHOLDER = "_Type your answer here, replacing this text._"
+CODE_PLACEHOLDER = "# TODO: write your code here"
+
+
+def student_notebook(suite: Suite) -> nbformat.NotebookNode:
+    """The student version of ``suite``'s master."""
+    master = read_master(suite.master_path)
+    written_questions(master, suite.master_path)  # validates the question markers
+    notebook = copy.deepcopy(master)
+    for step in STEPS:
+        notebook = step(notebook, suite)
+    return notebook
+
+
+def render(notebook: nbformat.NotebookNode) -> str:
+    """The exact text the committed student notebook must have (stable, diff-friendly)."""
+    return nbformat.writes(notebook, version=4) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Steps
+
+
+def write_setup_cell(notebook, suite: Suite):
+    """Replace the master's ``kit-setup`` cell by the rendered Colab/laptop set-up cell."""
+    setup = [c for c in notebook.cells if SETUP_TAG in c.get("metadata", {}).get("tags", [])]
+    if len(setup) != 1 or notebook.cells.index(setup[0]) != 0:
+        raise UserError(f"{suite.master_path}: the first cell must be the one code cell tagged '{SETUP_TAG}'")
+    course = tomllib.loads((KIT_ROOT / "course.toml").read_text())
+    template = string.Template((Path(__file__).parent / "templates" / "setup_cell.py").read_text())
+    setup[0].source = template.substitute(
+        handout_url=course["handout_url"].format(slug=suite.slug),
+        colab_packages=json.dumps(suite.colab_packages)).rstrip("\n")
+    return notebook
+
+
+def replace_written_answers(notebook, suite: Suite):
+    """Raw-delimited solution blocks become one empty answer cell; question markers disappear."""
+    cells, question, in_solution = [], None, False
+    for cell in notebook.cells:
+        marker = raw_marker(cell)
+        if marker == "BEGIN QUESTION":
+            question = _question_config(cell)
+            continue
+        if marker == "END QUESTION":
+            question = None
+            continue
+        if marker == "BEGIN SOLUTION":
+            in_solution = True
+            cells.append(_answer_cell(question))
+            continue
+        if marker == "END SOLUTION":
+            in_solution = False
+            continue
+        if in_solution:
+            continue
+        if question and cell.cell_type == "markdown" and not question.get("announced"):
+            cell.source += f"\n\n*({_points(question['points'])}, graded by hand)*"
+            question["announced"] = True
+        cells.append(cell)
+    notebook.cells = cells
+    return notebook
+
+
+def strip_code_solutions(notebook, suite: Suite):
+    """Otter's own ``replace_solutions`` on every code cell, with a prompt that raises."""
+    from otter.assign import solutions
+
+    with _otter_block_prompt(STUB_PROMPT):
+        for number, cell in enumerate(notebook.cells, start=1):
+            if cell.cell_type != "code":
+                continue
+            try:
+                cell.source = "\n".join(solutions.replace_solutions(cell.source.split("\n"), "python"))
+            except AssertionError as error:
+                raise UserError(f"{suite.master_path} cell {number}: {str(error).split(' in ')[0]}") from None
+    return notebook
+
+
+def clear_outputs_and_metadata(notebook, suite: Suite):
+    """No outputs, no execution counts, no master-only metadata: a clean starting point."""
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        kit = cell.get("metadata", {}).get("kit", {})
+        cell.metadata = {"tags": cell.metadata["tags"]} if cell.get("metadata", {}).get("tags") else {}
+        if "answer" in kit:
+            cell.metadata["kit"] = {"answer": kit["answer"]}
+        cell.pop("id", None)
+        cell.pop("attachments", None) if not cell.get("attachments") else None
+    notebook.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+                         "language_info": {"name": "python"}, "kit": {"slug": suite.slug}}
+    notebook.nbformat, notebook.nbformat_minor = 4, 4
+    return notebook
+
+
+STEPS = [write_setup_cell, replace_written_answers, strip_code_solutions, clear_outputs_and_metadata]
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _question_config(cell) -> dict:
+    import yaml
+
+    config = yaml.safe_load(cell.source.split("\n", 1)[1]) or {}
+    return {"name": str(config["name"]), "points": float(config["points"])}
+
+
+def _answer_cell(question: dict | None):
+    cell = nbformat.v4.new_markdown_cell(ANSWER_PLACEHOLDER)
+    if question:
+        cell.metadata["kit"] = {"answer": question["name"]}
+    return cell
+
+
+def _points(points: float) -> str:
+    value = int(points) if float(points).is_integer() else points
+    return f"{value} point" + ("" if value == 1 else "s")
+
+
+@contextlib.contextmanager
+def _otter_block_prompt(prompt: str):
+    """Otter replaces a ``# BEGIN SOLUTION`` block by ``...``; ours raises NotImplementedError,
+    so that a stub fails loudly and ``collect_submission.py`` can tell it is still a stub."""
+    from otter.assign import solutions
+
+    saved = solutions.BLOCK_PROMPT
+    solutions.BLOCK_PROMPT = prompt
+    try:
+        yield
+    finally:
+        solutions.BLOCK_PROMPT = saved

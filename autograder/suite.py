@@ -1,0 +1,121 @@
+"""Assignments as data: one folder per slug under ``autograder/suites/``.
+
+A suite folder holds everything the engine needs to know about one assignment, and nothing the
+engine's code must change for:
+
+* ``suite.toml``: the graded names, the extra files a submission carries, limits, Colab packages;
+* ``public_tests.py``: self-checks, shipped to students and graded visibly;
+* ``hidden_tests.py``: the hidden tests, only in the Gradescope ``autograder.zip``;
+* ``handout/``: helper modules copied into the student handout (data loaders, say);
+* ``heldout/``: data the autograder keeps for judging trained models (never in the handout).
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder import testkit
+from autograder.errors import UserError
+from autograder.sandbox import Limits
+
+KIT_ROOT = Path(__file__).resolve().parent.parent
+SUITES_DIR = Path(__file__).resolve().parent / "suites"
+SHARED_HANDOUT_DIR = Path(__file__).resolve().parent / "handout"
+# Engine modules that students need too, and the names they have in a handout.
+KIT_HELPERS = {"testkit.py": Path(__file__).resolve().parent / "testkit.py",
+               "kit_extract.py": Path(__file__).resolve().parent / "extract.py"}
+SLUGS = ("foundations", "rnn", "attention", "transformers", "gnn", "generative")
+
+
+@dataclass
+class Suite:
+    slug: str
+    folder: Path
+    title: str
+    graded_names: list[str]
+    extra_files: list[str] = field(default_factory=list)
+    max_file_mb: float = 50.0
+    colab_packages: list[str] = field(default_factory=list)
+    shared_helpers: list[str] = field(default_factory=list)
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def master_path(self) -> Path:
+        return KIT_ROOT / "solutions" / f"{self.slug}.ipynb"
+
+    @property
+    def handout_dir(self) -> Path:
+        return KIT_ROOT / "assignments" / self.slug
+
+    def helper_files(self) -> dict[str, Path]:
+        """Helper modules the handout carries, by their name there: the kit's, then the suite's."""
+        files = dict(KIT_HELPERS)
+        files.update({name: SHARED_HANDOUT_DIR / name for name in self.shared_helpers})
+        if (self.folder / "handout").is_dir():
+            files.update({p.name: p for p in sorted((self.folder / "handout").glob("*.py"))})
+        return files
+
+    def tests(self) -> list[tuple[object, bool]]:
+        """``(test function, hidden)`` for every test, public ones first."""
+        found = []
+        for filename, hidden in (("public_tests.py", False), ("hidden_tests.py", True)):
+            path = self.folder / filename
+            if path.exists():
+                found += [(fn, hidden) for fn in testkit.collect_tests(load_test_module(path, self.slug))]
+        return found
+
+
+def load_test_module(path: Path, slug: str):
+    """Import a test file; ``import testkit`` inside it resolves to the kit's own testkit."""
+    sys.modules.setdefault("testkit", testkit)
+    for helper in sorted((path.parent / "handout").glob("*.py")) if (path.parent / "handout").is_dir() else []:
+        _import_helper(helper)
+    name = f"kit_suite_{slug}_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _import_helper(path: Path) -> None:
+    """Make a suite's handout helper importable by its plain name, as it is in the handout."""
+    if path.stem in sys.modules:
+        return
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+
+
+def load_suite(slug: str) -> Suite:
+    """The suite of ``slug``, or a one-line error listing the slugs there are."""
+    folder = SUITES_DIR / slug
+    config_path = folder / "suite.toml"
+    if not config_path.exists():
+        known = ", ".join(available_slugs()) or "none yet"
+        raise UserError(f"unknown assignment {slug!r}: choose one of {known}")
+    try:
+        config = tomllib.loads(config_path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise UserError(f"{config_path} does not parse: {error}") from None
+    limits = Limits(**config.pop("limits", {}))
+    return Suite(slug=slug, folder=folder, limits=limits, **config)
+
+
+def available_slugs() -> list[str]:
+    """Slugs with a suite, in the course's order."""
+    present = {p.parent.name for p in SUITES_DIR.glob("*/suite.toml")}
+    return [s for s in SLUGS if s in present] + sorted(present - set(SLUGS))
+
+
+def resolve_slugs(requested: list[str]) -> list[str]:
+    """The slugs a command should act on: those named, or all of them."""
+    if not requested:
+        return available_slugs()
+    for slug in requested:
+        load_suite(slug)  # raises the one-line error for an unknown slug
+    return list(requested)

@@ -1,0 +1,19 @@
+# Set-up: run this cell first. On Google Colab it installs what Colab lacks and fetches the
+# handout's helper files; on your own machine it only checks that they sit beside this notebook.
+import os
+import sys
+import urllib.request
+import zipfile
+
+HANDOUT_URL = "$handout_url"
+COLAB_PACKAGES = $colab_packages
+
+if "google.colab" in sys.modules and COLAB_PACKAGES:
+    import subprocess
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", *COLAB_PACKAGES], check=True)
+if not os.path.exists("testkit.py"):
+    print(f"Fetching the handout's helper files from {HANDOUT_URL} ...")
+    urllib.request.urlretrieve(HANDOUT_URL, "handout.zip")
+    with zipfile.ZipFile("handout.zip") as handout:  # never overwrite a notebook you are working on
+        handout.extractall(".", [n for n in handout.namelist() if not n.endswith(".ipynb")])
+from testkit import check  # noqa: E402  (self-checks: check("name") prints what passed)

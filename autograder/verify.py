@@ -1,0 +1,51 @@
+"""``verify``: the kit's promise to instructors, checked per assignment.
+
+* the committed handout (``assignments/<slug>/``) is exactly what ``build`` would write;
+* the master gets full marks on every autograded test;
+* the student stub gets 0 on every autograded test.
+"""
+from __future__ import annotations
+
+from autograder.grade import grade_submission
+from autograder.release import handout_files
+from autograder.suite import load_suite, resolve_slugs
+
+
+def stale_handout_files(suite) -> list[str]:
+    """Files of ``assignments/<slug>/`` that differ from what ``build`` generates."""
+    stale = []
+    for name, content in handout_files(suite).items():
+        path = suite.handout_dir / name
+        if not path.exists() or path.read_bytes() != content:
+            stale.append(name)
+    return stale
+
+
+def verify_suite(slug: str) -> list[str]:
+    """Everything wrong with one assignment, as one-line problems (empty when all is well)."""
+    suite = load_suite(slug)
+    problems = [f"assignments/{slug}/{name} is out of date: run `python -m autograder build {slug}`"
+                for name in stale_handout_files(suite)]
+    master = grade_submission(suite, suite.master_path)
+    for test in master["tests"]:
+        if test["score"] < test["max_score"]:
+            problems.append(f"master loses points on '{test['name']}': {test['output']}")
+    stub = grade_submission(suite, suite.handout_dir / f"{slug}.ipynb")
+    for test in stub["tests"]:
+        if test["score"] > 0:
+            problems.append(f"the stub earns points on '{test['name']}': make the test need the student's code")
+    total = sum(t["max_score"] for t in master["tests"])
+    print(f"{slug}: master {master['score']:g}/{total:g} in {master['execution_time']:.1f} s, "
+          f"stub {stub['score']:g}/{total:g}, handout {'in sync' if not problems else 'checked'}")
+    return problems
+
+
+def verify(slugs: list[str]) -> bool:
+    """Verify each assignment; print every problem; True when there are none."""
+    all_problems = []
+    for slug in resolve_slugs(slugs):
+        all_problems += [f"{slug}: {p}" for p in verify_suite(slug)]
+    for problem in all_problems:
+        print(f"FAIL {problem}")
+    print("verify: all good" if not all_problems else f"verify: {len(all_problems)} problem(s)")
+    return not all_problems
