@@ -12,15 +12,13 @@ import shutil
 import zipfile
 from pathlib import Path
 
+from autograder.extract import code_fingerprint
 from autograder.master import read_master, written_questions
 from autograder.student_version import render, student_notebook
 from autograder.suite import KIT_ROOT, Suite
 
 RELEASE_DIR = KIT_ROOT / "release"
 GRADESCOPE_DIR = Path(__file__).resolve().parent / "gradescope"
-ENGINE_FILES = ["__init__.py", "__main__.py", "channel.py", "cli.py", "errors.py", "extract.py", "grade.py",
-                "master.py", "results.py", "sandbox.py", "sandbox_child.py", "submission.py", "suite.py",
-                "testkit.py"]
 
 
 def handout_files(suite: Suite) -> dict[str, bytes]:
@@ -45,16 +43,10 @@ def manifest(suite: Suite, notebook_text: str) -> dict:
         "extra_files": suite.extra_files,
         "max_file_mb": suite.max_file_mb,
         "written_questions": {q.name: q.points for q in questions},
+        "word_limits": suite.word_limits,
         "stub_sha256": hashlib.sha256(notebook_text.encode()).hexdigest(),
         "stub_code_sha256": code_fingerprint(json.loads(notebook_text)),
     }
-
-
-def code_fingerprint(notebook: dict) -> str:
-    """A hash of the code cells' text only: equal for a stub that was merely opened and saved."""
-    code = "\n#cell\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-                            for c in notebook.get("cells", []) if c.get("cell_type") == "code")
-    return hashlib.sha256(code.encode()).hexdigest()
 
 
 def write_handout(suite: Suite, files: dict[str, bytes]) -> Path:
@@ -88,8 +80,8 @@ def gradescope_files(suite: Suite) -> dict[str, Path | bytes]:
         "solutions/README.md": b"Masters are not shipped to Gradescope.\n",
     }
     engine = Path(__file__).resolve().parent
-    for name in ENGINE_FILES:
-        files[f"autograder/{name}"] = engine / name
+    for path in sorted(engine.glob("*.py")):
+        files[f"autograder/{path.name}"] = path
     for path in sorted(suite.folder.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
             files[f"autograder/suites/{suite.slug}/{path.relative_to(suite.folder)}"] = path

@@ -40,6 +40,7 @@ class Suite:
     max_file_mb: float = 50.0
     colab_packages: list[str] = field(default_factory=list)
     shared_helpers: list[str] = field(default_factory=list)
+    word_limits: dict[str, int] = field(default_factory=dict)  # written answer -> words (a warning)
     limits: Limits = field(default_factory=Limits)
 
     @property

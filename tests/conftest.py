@@ -1,0 +1,53 @@
+"""Shared fixtures: the kit's root, a CLI runner, and notebook builders."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+KIT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def run_kit(*args: str, cwd: Path = KIT_ROOT, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``python -m autograder ARGS`` as a user would."""
+    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def grade(slug: str, submission: Path, out: Path) -> dict:
+    """Grade through the real command line; return results.json."""
+    result = run_kit("grade", slug, str(submission), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return json.loads(out.read_text())
+
+
+def notebook_with_cells(sources: list[str]) -> nbformat.NotebookNode:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    return notebook
+
+
+def write_notebook(notebook, path: Path) -> Path:
+    nbformat.write(notebook, str(path))
+    return path
+
+
+def student_notebook_with(slug: str, replacements: dict[str, str]) -> nbformat.NotebookNode:
+    """The handed-out notebook with the cell that defines each key replaced by its value:
+    a submission as a student would make it."""
+    notebook = nbformat.read(str(KIT_ROOT / "assignments" / slug / f"{slug}.ipynb"), as_version=4)
+    for marker, source in replacements.items():
+        cells = [c for c in notebook.cells if c.cell_type == "code" and marker in c.source]
+        assert cells, f"no cell of the {slug} handout contains {marker!r}"
+        cells[0].source = source
+    return notebook
+
+
+@pytest.fixture
+def kit_root() -> Path:
+    return KIT_ROOT

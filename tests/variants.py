@@ -1,0 +1,69 @@
+"""Score code variants against an assignment's tests, in-process and fast.
+
+A variant is the master's definitions with some of them replaced, the way a student's buggy or
+alternative answer would replace them. The same tests the grader runs judge it, through
+``LocalSubmission`` (no sandbox: these are our own snippets), so a suite can check dozens of
+variants in seconds.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections import defaultdict
+
+import nbformat
+
+from autograder import testkit
+from autograder.extract import extract_definitions
+from autograder.suite import load_suite
+from autograder.testkit import LocalSubmission, run_test
+
+
+def master_namespace(slug: str, replacement: str = "") -> dict:
+    """The master's definitions, then ``replacement`` on top (a later definition wins)."""
+    suite = load_suite(slug)
+    notebook = nbformat.read(str(suite.master_path), as_version=4)
+    namespace: dict = {"__name__": "__main__"}
+    with _inside(suite):
+        for statement in extract_definitions(notebook, set(suite.graded_names)).statements:
+            exec(compile(statement.source, f"<cell {statement.cell}>", "exec"), namespace)
+        exec(compile(replacement, "<cell variant>", "exec"), namespace)
+    return namespace
+
+
+def scores(slug: str, replacement: str = "") -> dict[str, tuple[float, float]]:
+    """``{graded name: (points earned, points possible)}`` for the master with ``replacement``."""
+    suite = load_suite(slug)
+    namespace = master_namespace(slug, replacement)
+    earned: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    with _inside(suite):
+        for fn, _hidden in suite.tests():
+            outcome = run_test(fn, LocalSubmission(namespace))
+            earned[outcome.spec.graded_name][0] += outcome.score
+            earned[outcome.spec.graded_name][1] += outcome.spec.points
+    return {name: (got, possible) for name, (got, possible) in earned.items()}
+
+
+def messages(slug: str, replacement: str, graded_name: str) -> list[str]:
+    """The failure messages a variant gets on one graded name's tests."""
+    suite = load_suite(slug)
+    namespace = master_namespace(slug, replacement)
+    with _inside(suite):
+        outcomes = [run_test(fn, LocalSubmission(namespace)) for fn, _ in suite.tests()
+                    if fn.kit_test.graded_name == graded_name]
+    return [o.message for o in outcomes if not o.passed]
+
+
+@contextlib.contextmanager
+def _inside(suite):
+    """Run where the master runs: its folder, with the suite's helper modules importable."""
+    before_cwd, before_path = os.getcwd(), list(sys.path)
+    os.chdir(suite.master_path.parent)
+    sys.path[:0] = [str(suite.folder / "handout")]
+    sys.modules.setdefault("testkit", testkit)  # the master's `import testkit`, as in a handout
+    try:
+        yield
+    finally:
+        os.chdir(before_cwd)
+        sys.path[:] = before_path
