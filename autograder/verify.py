@@ -24,8 +24,9 @@ def stale_handout_files(suite) -> list[str]:
 def verify_suite(slug: str) -> list[str]:
     """Everything wrong with one assignment, as one-line problems (empty when all is well)."""
     suite = load_suite(slug)
+    stale = stale_handout_files(suite)
     problems = [f"assignments/{slug}/{name} is out of date: run `python -m autograder build {slug}`"
-                for name in stale_handout_files(suite)]
+                for name in stale]
     master = grade_submission(suite, suite.master_path)
     for test in master["tests"]:
         if test["score"] < test["max_score"]:
@@ -36,7 +37,7 @@ def verify_suite(slug: str) -> list[str]:
             problems.append(f"the stub earns points on '{test['name']}': make the test need the student's code")
     total = sum(t["max_score"] for t in master["tests"])
     print(f"{slug}: master {master['score']:g}/{total:g} in {master['execution_time']:.1f} s, "
-          f"stub {stub['score']:g}/{total:g}, handout {'in sync' if not problems else 'checked'}")
+          f"stub {stub['score']:g}/{total:g}, handout {'out of date' if stale else 'in sync'}")
     return problems
 
 

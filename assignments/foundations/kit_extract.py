@@ -21,6 +21,7 @@ plain Python before parsing.
 from __future__ import annotations
 
 import ast
+import hashlib
 import re
 from dataclasses import dataclass, field
 
@@ -179,3 +180,9 @@ def is_stub(statement: Statement) -> bool:
             if isinstance(exc, ast.Name) and exc.id == "NotImplementedError":
                 return True
     return False
+
+
+def code_fingerprint(notebook: dict) -> str:
+    """A hash of the code cells' text only: equal for a stub that was merely opened and saved."""
+    code = "\n#cell\n".join(source for _, source in code_cells(notebook))
+    return hashlib.sha256(code.encode()).hexdigest()
