@@ -37,7 +37,8 @@ class Limits:
 
     memory_mb: int = 4096  # address space of the child; torch alone maps about 1 GiB
     call_seconds: float = 20.0  # one probe
-    load_seconds: float = 60.0  # imports and definitions
+    statement_seconds: float = 15.0  # one import or definition while loading
+    load_seconds: float = 60.0  # all imports and definitions
     total_seconds: float = 300.0  # the whole grading of one submission
     cpu_seconds: int = 600
     file_size_mb: int = 256
@@ -86,6 +87,8 @@ class SandboxedSubmission:
         if statement is None:
             return " in the notebook (check the spelling, and that the cell is a code cell)"
         index = self.extraction.statements.index(statement)
+        if index in self.excluded:
+            return f": its definition in cell {statement.cell} was {self.load_errors[index]}"
         if index in self.load_errors:
             return f": its definition in cell {statement.cell} failed ({self.load_errors[index]})"
         return f": its definition in cell {statement.cell} did not finish loading"
@@ -152,8 +155,9 @@ class SandboxedSubmission:
         self._kill()
         self._child = self._spawn()
         self._loading = True
-        statements = [(i, s.cell, s.first_line, s.source)
-                      for i, s in enumerate(self.extraction.statements) if i not in self.excluded]
+        # A left-out statement still unbinds its names: Python would never have got past it.
+        statements = [(i, s.cell, s.first_line, s.source, list(s.names), i in self.excluded)
+                      for i, s in enumerate(self.extraction.statements)]
         channel.send(self._child.request_fd, {"op": "load", "statements": statements})
 
     def _await_load(self) -> None:
@@ -161,12 +165,13 @@ class SandboxedSubmission:
         current = None
         deadline = time.monotonic() + min(self.limits.load_seconds, self._time_left())
         while True:
+            wait = min(self.limits.statement_seconds, deadline - time.monotonic())
             try:
-                message = channel.receive(self._child.reply_fd, timeout=max(0.0, deadline - time.monotonic()))
+                message = channel.receive(self._child.reply_fd, timeout=max(0.0, wait))
             except (channel.ChannelTimeout, channel.ChannelClosed) as failure:
                 self._loading = False
-                self._give_up_on(current, "it timed out" if isinstance(failure, channel.ChannelTimeout)
-                                 else "it crashed the process")
+                self._give_up_on(current, f"it ran longer than {self.limits.statement_seconds:.0f} s"
+                                 if isinstance(failure, channel.ChannelTimeout) else "it ended the Python process")
                 return
             if message.get("op") == "progress":
                 current = message.get("index")

@@ -42,7 +42,11 @@ def load(statements: list, namespace: dict, reply_fd: int) -> list:
     from autograder.testkit import student_error_message
 
     errors = []
-    for index, cell, first_line, source in statements:
+    for index, cell, first_line, source, names, excluded in statements:
+        if excluded:  # it hung or crashed the process before: its names stay undefined
+            for name in names:
+                namespace.pop(name, None)
+            continue
         channel.send(reply_fd, {"op": "progress", "index": index})
         padded = "\n" * (first_line - 1) + source  # so tracebacks show the cell's own line numbers
         try:

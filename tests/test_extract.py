@@ -1,0 +1,74 @@
+"""Extraction keeps what Python would define, and nothing that trains, plots or downloads."""
+from conftest import notebook_with_cells
+
+from autograder.extract import code_fingerprint, extract_definitions, is_stub, names_in_broken_cell
+
+GRADED = {"W_AND", "spectral_radius", "h1_next"}
+
+
+def extracted(*cells):
+    return extract_definitions(notebook_with_cells(list(cells)), GRADED)
+
+
+def test_keeps_imports_functions_classes_and_graded_assignments():
+    result = extracted("import torch\nfrom math import pi as PI",
+                       "def spectral_radius(W):\n    return 1.0\n\nclass Model:\n    pass",
+                       "W_AND = torch.tensor([1.0, 1.0])")
+    assert result.defined_names() == {"torch", "PI", "spectral_radius", "Model", "W_AND"}
+
+
+def test_drops_training_loops_calls_plots_and_magics():
+    result = extracted("%pip install torch\n!ls\nfor epoch in range(10):\n    train()",
+                       "plt.plot([1, 2])\nmodel = Model()\nlosses = train(model)")
+    assert result.statements == []
+
+
+def test_keeps_literal_constants_and_devices_but_not_computed_values():
+    result = extracted("HIDDEN = 64\nNAMES = ('a', 'b')\n"
+                       "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
+                       "data = load_everything()\nweights = [x * 2 for x in range(3)]")
+    assert result.defined_names() == {"HIDDEN", "NAMES", "device"}
+
+
+def test_later_definitions_come_later_so_they_win():
+    result = extracted("def spectral_radius(W):\n    return 0.0", "def spectral_radius(W):\n    return 1.0")
+    assert [s.cell for s in result.statements] == [1, 2]
+    assert result.last_definition("spectral_radius").cell == 2
+
+
+def test_a_cell_that_does_not_parse_costs_only_its_own_names():
+    result = extracted("def spectral_radius(W)\n    return 1.0", "W_AND = [1, 1]")
+    assert result.defined_names() == {"W_AND"}
+    (problem,) = result.problems
+    assert problem.cell == 1 and "SyntaxError" in problem.message and problem.names == ("spectral_radius",)
+
+
+def test_decorated_definitions_keep_their_decorators_and_line_numbers():
+    result = extracted("import functools\n\n@functools.lru_cache\ndef spectral_radius(W):\n    return 1.0")
+    statement = result.last_definition("spectral_radius")
+    assert statement.first_line == 3 and statement.source.startswith("@functools.lru_cache")
+
+
+def test_optional_import_blocks_are_kept():
+    result = extracted("try:\n    import google.colab\n    IN_COLAB = True\nexcept ImportError:\n    IN_COLAB = False")
+    assert result.defined_names() == {"google", "IN_COLAB"}
+
+
+def test_stubs_are_recognised():
+    stub = extracted("def spectral_radius(W):\n    raise NotImplementedError  # TODO", "W_AND = ...", "h1_next = None")
+    assert all(is_stub(s) for s in stub.statements)
+    done = extracted("def spectral_radius(W):\n    return 1.0", "W_AND = [1, 1]")
+    assert not any(is_stub(s) for s in done.statements)
+
+
+def test_names_in_a_broken_cell_are_guessed_for_the_message():
+    assert names_in_broken_cell("def f(:\nclass G\nx = 1\ny == 2") == {"f", "G", "x"}
+
+
+def test_the_fingerprint_ignores_outputs_and_markdown():
+    first = notebook_with_cells(["x = 1"])
+    second = notebook_with_cells(["x = 1"])
+    second.cells[0].outputs = [{"output_type": "stream", "name": "stdout", "text": "hi"}]
+    second.cells.append({"cell_type": "markdown", "source": "notes", "metadata": {}})
+    assert code_fingerprint(first) == code_fingerprint(second)
+    assert code_fingerprint(first) != code_fingerprint(notebook_with_cells(["x = 2"]))

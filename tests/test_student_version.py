@@ -1,0 +1,112 @@
+"""The student notebook is generated from the master, in sync, and free of solutions."""
+import json
+import re
+import zipfile
+
+import nbformat
+import pytest
+
+from autograder.master import raw_marker
+from autograder.release import handout_files
+from autograder.suite import available_slugs, load_suite
+from autograder.verify import stale_handout_files
+
+SLUGS = available_slugs()
+
+
+def solution_lines(master) -> list[str]:
+    """Every substantial line of solution text in a master: code blocks, one-liners, written answers."""
+    lines, in_raw_solution = [], False
+    for cell in master.cells:
+        marker = raw_marker(cell)
+        if marker in ("BEGIN SOLUTION", "END SOLUTION"):
+            in_raw_solution = marker == "BEGIN SOLUTION"
+            continue
+        if in_raw_solution:
+            lines += cell.source.splitlines()
+        elif cell.cell_type == "code":
+            in_block = False
+            for line in cell.source.splitlines():
+                if line.strip().startswith("# BEGIN SOLUTION"):
+                    in_block = True
+                elif line.strip() == "# END SOLUTION":
+                    in_block = False
+                elif in_block or line.rstrip().endswith("# SOLUTION"):
+                    lines.append(line.split("# SOLUTION")[0])
+    return [line.strip() for line in lines if len(line.strip()) >= 25]
+
+
+def public_text(master) -> str:
+    """Master text outside solutions: a solution line that also appears here is not a leak."""
+    kept = []
+    for cell in master.cells:
+        if cell.cell_type != "raw":
+            kept.append(re.sub(r"# BEGIN SOLUTION.*?# END SOLUTION", "", cell.source, flags=re.S))
+    return "\n".join(kept)
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_the_committed_handout_is_what_build_generates(slug):
+    assert stale_handout_files(load_suite(slug)) == [], f"run: python -m autograder build {slug}"
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_no_solution_text_reaches_any_student_file(slug):
+    suite = load_suite(slug)
+    master = nbformat.read(str(suite.master_path), as_version=4)
+    files = handout_files(suite)
+    student_text = "\n".join(content.decode("utf-8", "replace") for content in files.values())
+    public = public_text(master)
+    leaks = [line for line in solution_lines(master) if line in student_text and line not in public]
+    assert solution_lines(master), "the master should have solutions to protect"
+    assert leaks == []
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_hidden_tests_and_masters_stay_out_of_the_handout(slug):
+    names = set(handout_files(load_suite(slug)))
+    assert "hidden_tests.py" not in names and not any(n.startswith("solutions") for n in names)
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_every_graded_name_is_stubbed_in_the_student_notebook(slug):
+    from autograder.extract import extract_definitions, is_stub
+
+    suite = load_suite(slug)
+    notebook = json.loads(handout_files(suite)[f"{slug}.ipynb"])
+    extraction = extract_definitions(notebook, set(suite.graded_names))
+    for name in suite.graded_names:
+        statement = extraction.last_definition(name)
+        assert statement is not None and is_stub(statement), f"{name} is not stubbed"
+
+
+def test_written_answers_become_empty_cells_with_their_points():
+    notebook = json.loads(handout_files(load_suite("foundations"))["foundations.ipynb"])
+    answers = [c for c in notebook["cells"] if c["metadata"].get("kit", {}).get("answer")]
+    assert answers and all("Type your answer here" in "".join(c["source"]) for c in answers)
+    assert any("(2 points, graded by hand)" in "".join(c["source"]) for c in notebook["cells"])
+    assert not any(c["cell_type"] == "raw" for c in notebook["cells"])
+
+
+def test_the_student_notebook_starts_with_the_colab_setup_cell():
+    notebook = json.loads(handout_files(load_suite("foundations"))["foundations.ipynb"])
+    setup = "".join(notebook["cells"][0]["source"])
+    assert "google.colab" in setup and "handout.zip" in setup and "from testkit import check" in setup
+    assert all(c.get("outputs", []) == [] for c in notebook["cells"] if c["cell_type"] == "code")
+
+
+def test_the_release_holds_the_handout_and_a_gradescope_autograder(tmp_path):
+    from autograder.cli import main
+
+    assert main(["build", "foundations"]) == 0
+    from autograder.release import RELEASE_DIR
+
+    with zipfile.ZipFile(RELEASE_DIR / "foundations" / "autograder.zip") as archive:
+        names = set(archive.namelist())
+    assert {"setup.sh", "run_autograder", "requirements.txt",
+            "autograder/suites/foundations/hidden_tests.py"} <= names
+    assert not any(n.startswith("solutions/") and n.endswith(".ipynb") for n in names)
+    with zipfile.ZipFile(RELEASE_DIR / "foundations" / "foundations-handout.zip") as archive:
+        assert "hidden_tests.py" not in archive.namelist()
+    grading = (RELEASE_DIR / "foundations" / "grading.md").read_text()
+    assert "graded by hand" in grading and "xor_not_separable" in grading
