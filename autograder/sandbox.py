@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import inspect
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from autograder import channel
+from autograder import channel, containment
 from autograder.extract import Extraction
 from autograder.testkit import SandboxError, StudentCodeError
 
@@ -61,10 +60,13 @@ class SandboxedSubmission:
     workdir: Path
     limits: Limits = field(default_factory=Limits)
     user: str | None = None  # run the child as this user (Gradescope's "student")
+    isolation: bool = True  # read-only file system and no network, where the OS permits it
     excluded: set[int] = field(default_factory=set)
     load_errors: dict[int, str] = field(default_factory=dict)
     defined_names: set[str] = field(default_factory=set)
     leaderboard: dict[str, float] = field(default_factory=dict)
+    current_graded_name: str = ""  # set by testkit.run_test: whose test is running
+    timed_out: dict[str, float] = field(default_factory=dict)  # graded name -> seconds it hung for
 
     def __post_init__(self) -> None:
         self._child: _Child | None = None
@@ -95,6 +97,9 @@ class SandboxedSubmission:
 
     def run(self, probe: Callable, *args: Any, timeout: float | None = None) -> Any:
         """Run ``probe(namespace, *args)`` in the sandbox and return its plain-data result."""
+        if self.current_graded_name in self.timed_out:
+            raise SandboxError(f"not run: an earlier test of {self.current_graded_name} timed out after "
+                               f"{self.timed_out[self.current_graded_name]:.0f} s")
         source = textwrap.dedent(inspect.getsource(probe))
         request = {"op": "run", "name": probe.__name__, "source": source, "args": list(args),
                    "seed": zlib.crc32(probe.__name__.encode()) & 0x7FFFFFFF}
@@ -105,6 +110,7 @@ class SandboxedSubmission:
             reply = channel.receive(child.reply_fd, timeout=limit)
         except channel.ChannelTimeout:
             self._kill()
+            self.timed_out[self.current_graded_name] = limit
             raise SandboxError(f"{probe_label(probe)} timed out after {limit:.0f} s "
                                "(look for an infinite loop or a very slow step)") from None
         except channel.ChannelClosed:
@@ -201,32 +207,29 @@ class SandboxedSubmission:
             "PYTHONHASHSEED": "0",
             "MPLBACKEND": "Agg",
             "PYTHONDONTWRITEBYTECODE": "1",
+            "TMPDIR": str(self.workdir),  # the only writable place when isolated
         }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "autograder.sandbox_child", str(request_read), str(reply_write)],
-            cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, pass_fds=(request_read, reply_write), start_new_session=True,
-            preexec_fn=self._limit_child,
-        )
+        command = [sys.executable, "-m", "autograder.sandbox_child", str(request_read), str(reply_write)]
+        options = dict(cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, pass_fds=(request_read, reply_write), start_new_session=True,
+                       preexec_fn=self._limit_child)
+        try:
+            process = subprocess.Popen(command, **options)
+        except subprocess.SubprocessError:  # namespaces not permitted here: limits and user only
+            self.isolation = False
+            process = subprocess.Popen(command, **options)
         os.close(request_read)
         os.close(reply_write)
         return _Child(process, request_write, reply_read)
 
     def _limit_child(self) -> None:
-        """Runs in the child between fork and exec: apply limits, then drop privileges."""
-        mib = 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (self.limits.memory_mb * mib,) * 2)
-        resource.setrlimit(resource.RLIMIT_CPU, (self.limits.cpu_seconds,) * 2)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (self.limits.file_size_mb * mib,) * 2)
-        resource.setrlimit(resource.RLIMIT_NPROC, (self.limits.max_processes,) * 2)
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        """Runs in the child between fork and exec: see ``autograder.containment``."""
+        limits = self.limits
+        containment.apply_limits(limits.memory_mb, limits.cpu_seconds, limits.file_size_mb, limits.max_processes)
+        if self.isolation:
+            containment.isolate(self.workdir)
         if self.user:
-            import pwd
-
-            record = pwd.getpwnam(self.user)
-            os.setgroups([])
-            os.setgid(record.pw_gid)
-            os.setuid(record.pw_uid)
+            containment.drop_privileges(self.user)
 
     def _kill(self) -> None:
         child, self._child = self._child, None
