@@ -25,11 +25,13 @@ def cmd_build(args) -> int:
 
 def cmd_grade(args) -> int:
     """Grade one submission, write results.json, print the table."""
+    from autograder import containment
     from autograder.grade import grade_submission
     from autograder.results import grader_failure_results, table, write_json_atomically
     from autograder.suite import load_suite
 
     suite = load_suite(args.slug)
+    containment.become_subreaper()  # a submission's daemons end up as our children, and die with us
     try:
         document = grade_submission(suite, Path(args.submission), sandbox_user=args.sandbox_user)
     except UserError:
@@ -37,6 +39,8 @@ def cmd_grade(args) -> int:
     except Exception:  # a bug in the kit: the student still gets a valid results.json
         write_json_atomically(grader_failure_results(), Path(args.out))
         raise
+    finally:
+        containment.kill_strays()
     write_json_atomically(document, Path(args.out))
     print(table(document))
     return 0
