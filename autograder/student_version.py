@@ -107,8 +107,7 @@ def clear_outputs_and_metadata(notebook, suite: Suite):
         cell.metadata = {"tags": cell.metadata["tags"]} if cell.get("metadata", {}).get("tags") else {}
         if "answer" in kit:
             cell.metadata["kit"] = {"answer": kit["answer"]}
-        cell.pop("id", None)
-        cell.pop("attachments", None) if not cell.get("attachments") else None
+        cell.pop("id", None)  # nbformat adds fresh ids; keeping the master's would leak nothing but churn diffs
     notebook.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
                          "language_info": {"name": "python"}, "kit": {"slug": suite.slug}}
     notebook.nbformat, notebook.nbformat_minor = 4, 4
