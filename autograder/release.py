@@ -12,6 +12,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
+from autograder.errors import UserError
 from autograder.extract import code_fingerprint
 from autograder.master import read_master, written_questions
 from autograder.student_version import render, student_notebook
@@ -29,12 +30,14 @@ def handout_files(suite: Suite) -> dict[str, bytes]:
     files["collect_submission.py"] = (KIT_ROOT / "collect_submission.py").read_bytes()
     for name, source in suite.helper_files().items():
         files[name] = source.read_bytes()
-    files["assignment.json"] = (json.dumps(manifest(suite, notebook_text), indent=2) + "\n").encode()
+    generated = {name: hashlib.sha256(content).hexdigest() for name, content in sorted(files.items())}
+    files["assignment.json"] = (json.dumps(manifest(suite, notebook_text, generated), indent=2) + "\n").encode()
     return files
 
 
-def manifest(suite: Suite, notebook_text: str) -> dict:
-    """What ``collect_submission.py`` needs to know about the assignment."""
+def manifest(suite: Suite, notebook_text: str, generated: dict[str, str]) -> dict:
+    """What ``collect_submission.py`` needs to know about the assignment, and what ``build`` wrote
+    (so that the next build can tell a hand edit from its own output)."""
     questions = written_questions(read_master(suite.master_path), suite.master_path)
     return {
         "slug": suite.slug,
@@ -46,16 +49,39 @@ def manifest(suite: Suite, notebook_text: str) -> dict:
         "word_limits": suite.word_limits,
         "stub_sha256": hashlib.sha256(notebook_text.encode()).hexdigest(),
         "stub_code_sha256": code_fingerprint(json.loads(notebook_text)),
+        "generated_sha256": generated,
     }
 
 
-def write_handout(suite: Suite, files: dict[str, bytes]) -> Path:
-    """Regenerate ``assignments/<slug>/`` from :func:`handout_files`."""
+def write_handout(suite: Suite, files: dict[str, bytes], force: bool = False) -> Path:
+    """Regenerate ``assignments/<slug>/`` from :func:`handout_files`, refusing to overwrite a file
+    that was edited by hand since the last build unless ``force``."""
     folder = suite.handout_dir
+    edited = [] if force else hand_edited_files(folder, files)
+    if edited:
+        names = ", ".join(f"assignments/{suite.slug}/{name}" for name in edited)
+        raise UserError(f"{names} changed since the last build; put the change in the master "
+                        f"(solutions/{suite.slug}.ipynb) or the suite, or rerun build with --force to overwrite")
     folder.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
         (folder / name).write_bytes(content)
     return folder
+
+
+def hand_edited_files(folder: Path, files: dict[str, bytes]) -> list[str]:
+    """Files that differ both from what the last build wrote and from what this build writes."""
+    try:
+        last = json.loads((folder / "assignment.json").read_text()).get("generated_sha256", {})
+    except (OSError, json.JSONDecodeError):
+        return []
+    edited = []
+    for name, content in files.items():
+        path = folder / name
+        if name in last and path.exists():
+            current = path.read_bytes()
+            if current != content and hashlib.sha256(current).hexdigest() != last[name]:
+                edited.append(name)
+    return edited
 
 
 def write_release(suite: Suite, files: dict[str, bytes]) -> Path:

@@ -26,7 +26,8 @@ SUITES_DIR = Path(__file__).resolve().parent / "suites"
 SHARED_HANDOUT_DIR = Path(__file__).resolve().parent / "handout"
 # Engine modules that students need too, and the names they have in a handout.
 KIT_HELPERS = {"testkit.py": Path(__file__).resolve().parent / "testkit.py",
-               "kit_extract.py": Path(__file__).resolve().parent / "extract.py"}
+               "kit_extract.py": Path(__file__).resolve().parent / "extract.py",
+               "kit_written.py": Path(__file__).resolve().parent / "written_answers.py"}
 SLUGS = ("foundations", "rnn", "attention", "transformers", "gnn", "generative")
 
 
@@ -65,16 +66,19 @@ class Suite:
         for filename, hidden in (("public_tests.py", False), ("hidden_tests.py", True)):
             path = self.folder / filename
             if path.exists():
-                found += [(fn, hidden) for fn in testkit.collect_tests(load_test_module(path, self.slug))]
+                found += [(fn, hidden) for fn in testkit.collect_tests(load_test_module(path, self))]
         return found
 
 
-def load_test_module(path: Path, slug: str):
-    """Import a test file; ``import testkit`` inside it resolves to the kit's own testkit."""
+def load_test_module(path: Path, suite: "Suite | str"):
+    """Import a test file as the grader sees it: ``import testkit`` resolves to the kit's own
+    testkit, and the handout's helper modules import by their plain names, as in the handout."""
+    suite = load_suite(suite) if isinstance(suite, str) else suite
     sys.modules.setdefault("testkit", testkit)
-    for helper in sorted((path.parent / "handout").glob("*.py")) if (path.parent / "handout").is_dir() else []:
-        _import_helper(helper)
-    name = f"kit_suite_{slug}_{path.stem}"
+    for name, helper in suite.helper_files().items():
+        if name not in KIT_HELPERS:
+            _import_helper(helper)
+    name = f"kit_suite_{suite.slug}_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

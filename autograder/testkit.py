@@ -282,7 +282,7 @@ class LocalSubmission:
     def source_of(self, name: str) -> str:
         try:
             return inspect.getsource(self.namespace[name])
-        except (KeyError, TypeError, OSError):
+        except Exception:  # no source file (exec'd code, builtins): nothing to inspect
             return ""
 
     def record(self, key: str, value: float) -> None:

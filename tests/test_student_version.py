@@ -56,7 +56,9 @@ def test_no_solution_text_reaches_any_student_file(slug):
     master = nbformat.read(str(suite.master_path), as_version=4)
     files = handout_files(suite)
     student_text = "\n".join(content.decode("utf-8", "replace") for content in files.values())
-    public = public_text(master)
+    # Code the instructor hands out on purpose (helper modules) may share generic lines with a solution.
+    given = "\n".join(path.read_text() for path in suite.helper_files().values())
+    public = public_text(master) + given
     leaks = [line for line in solution_lines(master) if line in student_text and line not in public]
     assert solution_lines(master), "the master should have solutions to protect"
     assert leaks == []
@@ -110,3 +112,30 @@ def test_the_release_holds_the_handout_and_a_gradescope_autograder(tmp_path):
         assert "hidden_tests.py" not in archive.namelist()
     grading = (RELEASE_DIR / "foundations" / "grading.md").read_text()
     assert "graded by hand" in grading and "xor_not_separable" in grading
+
+
+def test_build_refuses_to_overwrite_a_hand_edited_handout_file(tmp_path):
+    import shutil
+
+    from autograder.release import hand_edited_files
+    from conftest import run_kit
+
+    suite = load_suite("foundations")
+    files = handout_files(suite)
+    copy = tmp_path / "foundations"
+    shutil.copytree(suite.handout_dir, copy)
+    assert hand_edited_files(copy, files) == []
+    (copy / "foundations.ipynb").write_text((copy / "foundations.ipynb").read_text() + " ")
+    assert hand_edited_files(copy, files) == ["foundations.ipynb"]
+
+    notebook = suite.handout_dir / "foundations.ipynb"
+    original = notebook.read_bytes()
+    try:
+        notebook.write_bytes(original + b" ")
+        result = run_kit("build", "foundations")
+        assert result.returncode == 2 and "changed since the last build" in result.stderr
+        assert "--force" in result.stderr and notebook.read_bytes() == original + b" "
+        assert run_kit("build", "foundations", "--force").returncode == 0
+        assert notebook.read_bytes() == original
+    finally:
+        notebook.write_bytes(original)

@@ -16,7 +16,7 @@ import nbformat
 
 from autograder import testkit
 from autograder.extract import extract_definitions
-from autograder.suite import load_suite
+from autograder.suite import SHARED_HANDOUT_DIR, load_suite
 from autograder.testkit import LocalSubmission, run_test
 
 
@@ -32,13 +32,16 @@ def master_namespace(slug: str, replacement: str = "") -> dict:
     return namespace
 
 
-def scores(slug: str, replacement: str = "") -> dict[str, tuple[float, float]]:
-    """``{graded name: (points earned, points possible)}`` for the master with ``replacement``."""
+def scores(slug: str, replacement: str = "", only: str | None = None) -> dict[str, tuple[float, float]]:
+    """``{graded name: (points earned, points possible)}`` for the master with ``replacement``;
+    ``only`` runs just that graded name's tests (faster)."""
     suite = load_suite(slug)
     namespace = master_namespace(slug, replacement)
     earned: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     with _inside(suite):
         for fn, _hidden in suite.tests():
+            if only and fn.kit_test.graded_name != only:
+                continue
             outcome = run_test(fn, LocalSubmission(namespace))
             earned[outcome.spec.graded_name][0] += outcome.score
             earned[outcome.spec.graded_name][1] += outcome.spec.points
@@ -60,7 +63,7 @@ def _inside(suite):
     """Run where the master runs: its folder, with the suite's helper modules importable."""
     before_cwd, before_path = os.getcwd(), list(sys.path)
     os.chdir(suite.master_path.parent)
-    sys.path[:0] = [str(suite.folder / "handout")]
+    sys.path[:0] = [str(suite.folder / "handout"), str(SHARED_HANDOUT_DIR)]
     sys.modules.setdefault("testkit", testkit)  # the master's `import testkit`, as in a handout
     try:
         yield
