@@ -14,12 +14,26 @@ def cmd_build(args) -> int:
     from autograder.release import handout_files, write_handout, write_release
     from autograder.suite import load_suite, resolve_slugs
 
+    if getattr(args, "nbgrader", False):
+        return cmd_build_nbgrader(args)
     for slug in resolve_slugs(args.slugs):
         suite = load_suite(slug)
         files = handout_files(suite)
-        write_handout(suite, files)
+        write_handout(suite, files, force=args.force)
         target = write_release(suite, files)
         print(f"built {slug}: assignments/{slug}/ and {target.relative_to(Path.cwd()) if target.is_relative_to(Path.cwd()) else target}/")
+    return 0
+
+
+def cmd_build_nbgrader(args) -> int:
+    """``build --nbgrader``: the masters as an nbgrader course directory (nothing else is rebuilt)."""
+    from autograder.nbgrader_export import DEFAULT_COURSE_DIR, export_course
+    from autograder.suite import load_suite, resolve_slugs
+
+    suites = [load_suite(slug) for slug in resolve_slugs(args.slugs)]
+    target = export_course(suites, Path(args.nbgrader_dir) if args.nbgrader_dir else DEFAULT_COURSE_DIR)
+    print(f"wrote the nbgrader course {target} ({', '.join(s.slug for s in suites)}): "
+          f"cd there and run `nbgrader generate_assignment SLUG`")
     return 0
 
 
@@ -50,7 +64,8 @@ def cmd_grade_batch(args) -> int:
     """Grade every submission under a folder in parallel into a gradebook."""
     from autograder.batch import grade_batch
 
-    grade_batch(args.slug, Path(args.dir), Path(args.out), workers=args.workers, force=args.force)
+    grade_batch(args.slug, Path(args.dir), Path(args.out), workers=args.workers, force=args.force,
+                quiet=args.quiet, feedback_format=args.feedback, timeout=args.timeout)
     return 0
 
 
@@ -65,7 +80,7 @@ def cmd_demo(args) -> int:
     """The kit's main job on its bundled examples: build everything, grade the samples."""
     from autograder.batch import grade_examples
 
-    cmd_build(argparse.Namespace(slugs=[]))
+    cmd_build(argparse.Namespace(slugs=[], force=False))
     return grade_examples()
 
 
@@ -74,6 +89,10 @@ def parser() -> argparse.ArgumentParser:
     verbs = top.add_subparsers(dest="verb", required=True)
     build = verbs.add_parser("build", help=cmd_build.__doc__)
     build.add_argument("slugs", nargs="*", metavar="SLUG")
+    build.add_argument("--force", action="store_true", help="overwrite hand edits in assignments/")
+    build.add_argument("--nbgrader", action="store_true",
+                       help="write an nbgrader course directory (source/, config) instead of assignments/ and release/")
+    build.add_argument("--nbgrader-dir", default=None, metavar="DIR", help="where --nbgrader writes (default release/nbgrader)")
     build.set_defaults(run=cmd_build)
     grade = verbs.add_parser("grade", help=cmd_grade.__doc__)
     grade.add_argument("slug", metavar="SLUG")
@@ -87,6 +106,10 @@ def parser() -> argparse.ArgumentParser:
     batch.add_argument("--workers", type=int, default=None)
     batch.add_argument("--out", default="gradebook.csv")
     batch.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    batch.add_argument("--feedback", choices=["md", "html"], default="md", help="format of the per-student feedback files")
+    batch.add_argument("--timeout", type=float, default=None,
+                       help="seconds before one submission's grading is stopped (default: the suite's limit + 60)")
+    batch.add_argument("--quiet", action="store_true", help="no progress bar")
     batch.set_defaults(run=cmd_grade_batch)
     verify = verbs.add_parser("verify", help=cmd_verify.__doc__)
     verify.add_argument("slugs", nargs="*", metavar="SLUG")

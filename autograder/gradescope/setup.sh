@@ -5,12 +5,22 @@ cd /autograder/source
 
 apt-get update -qq
 apt-get install -y -qq python3 python3-pip python3-venv > /dev/null
+# The engine needs Python >= 3.11 (tomllib); Ubuntu 22.04 images ship 3.10, so add 3.11 there.
+PYTHON=python3
+if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    apt-get install -y -qq python3.11 python3.11-venv > /dev/null
+    PYTHON=python3.11
+fi
 
 # The CPU build of torch, from PyTorch's CPU index: a plain `pip install torch` pulls a
-# multi-GB CUDA build that the grader never uses.
-python3 -m venv /autograder/venv
-/autograder/venv/bin/pip install -q --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
-/autograder/venv/bin/pip install -q -r requirements.txt
+# multi-GB CUDA build that the grader never uses. The constraint keeps any later requirement
+# from replacing it with the CUDA build from PyPI.
+"$PYTHON" -m venv /autograder/venv
+PIP=(/autograder/venv/bin/pip install -q --no-cache-dir)
+"${PIP[@]}" --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+echo "torch==2.13.0" > /tmp/kit-constraints.txt
+"${PIP[@]}" -c /tmp/kit-constraints.txt -r requirements.txt
+/autograder/venv/bin/python3 -c 'import torch; assert not torch.version.cuda, "a CUDA build of torch was installed"'
 
 # Student code runs as this unprivileged user: it cannot read the hidden tests or write results.
 id -u student > /dev/null 2>&1 || useradd --no-create-home --shell /usr/sbin/nologin student
