@@ -145,7 +145,36 @@ def collect(folder: Path, notebook_name: str | None = None) -> Path:
     for warning in warnings:
         print(f"warning: {warning}")
     print(f"wrote {target.name} ({1 + len(extras)} file(s)); upload it to Gradescope")
+    for line in written_answers(folder, notebook, manifest):
+        print(line)
     return target
+
+
+# ----------------------------------------------------------------------------------------------
+# Written answers: a separate file for Gradescope's hand-graded part (kit_written.py does the work)
+
+
+def written_answers(folder: Path, notebook: dict, manifest: dict) -> list[str]:
+    """Write ``<slug>_written_answers.pdf`` (or ``.html``) and return what to tell the student."""
+    questions = manifest.get("written_questions", {})
+    if not questions:
+        return []
+    try:
+        from kit_written import export_written_answers
+    except ImportError:
+        try:
+            from autograder.written_answers import export_written_answers
+        except ImportError:
+            return ["warning: kit_written.py is missing from this folder, so your written answers were not "
+                    "exported; download the handout again, or print the notebook to PDF yourself"]
+    try:
+        result = export_written_answers(notebook, questions, folder / f"{manifest['slug']}_written_answers",
+                                        manifest.get("title", manifest["slug"]))
+    except Exception as error:  # the code zip is written: a failed export must not stop the hand-in
+        return [f"warning: your written answers could not be exported ({type(error).__name__}: {error}); "
+                "print the notebook to PDF yourself for the written part"]
+    lines = [f"warning: written answer '{name}' is empty or still the placeholder" for name in result.unanswered]
+    return lines + [f"{result.note}; upload it to the written part of the assignment on Gradescope"]
 
 
 def main(argv: list[str] | None = None) -> int:

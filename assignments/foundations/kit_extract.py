@@ -7,8 +7,9 @@ order, only the top-level statements that *define* something:
 * imports;
 * functions and classes;
 * assignments to a graded name (``W_AND = torch.tensor([1., 1.])``);
-* assignments of cheap values: literals and ``torch.device(...)`` (``HIDDEN = 64``,
-  ``device = torch.device("cuda" if torch.cuda.is_available() else "cpu")``);
+* assignments of cheap values: literals, ``torch.device(...)`` and environment look-ups
+  (``HIDDEN = 64``, ``device = torch.device("cuda" if torch.cuda.is_available() else "cpu")``,
+  ``SMOKE = os.environ.get("KIT_SMOKE") == "1"``);
 * ``try:`` blocks made only of the above (the usual optional-import idiom).
 
 Everything else (loops, calls, plots, magics) is dropped. A cell that does not parse is reported
@@ -25,7 +26,8 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-CHEAP_CALLS = {"torch.device", "torch.cuda.is_available", "torch.backends.mps.is_available"}
+CHEAP_CALLS = {"torch.device", "torch.cuda.is_available", "torch.backends.mps.is_available",
+               "os.environ.get", "os.getenv"}
 
 
 @dataclass(frozen=True)

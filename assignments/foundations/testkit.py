@@ -282,7 +282,7 @@ class LocalSubmission:
     def source_of(self, name: str) -> str:
         try:
             return inspect.getsource(self.namespace[name])
-        except (KeyError, TypeError, OSError):
+        except Exception:  # no source file (exec'd code, builtins): nothing to inspect
             return ""
 
     def record(self, key: str, value: float) -> None:
@@ -328,6 +328,7 @@ class Outcome:
 def run_test(fn: Callable, submission) -> Outcome:
     """Run one test against a submission; every failure becomes a one-line message."""
     spec: TestSpec = fn.kit_test
+    submission.current_graded_name = spec.graded_name
     if not submission.defined(spec.graded_name):
         why = getattr(submission, "why_undefined", lambda name: "")(spec.graded_name)
         return Outcome(spec, 0.0, f"{spec.graded_name} is not defined{why}")
