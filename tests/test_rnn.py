@@ -1,0 +1,378 @@
+"""The rnn tests catch realistic mistakes and accept other correct answers.
+
+The variants are scored in-process (tests/variants.py) against the same public and hidden tests the
+grader runs. The 85% test's isolation (labels never reach the sandbox) is checked through the real
+`grade` command in tests/test_rnn_examples.py.
+"""
+import importlib.util
+import sys
+
+import functools
+
+import pytest
+from variants import _inside, master_namespace
+from variants import scores as all_scores
+
+from autograder.suite import SHARED_HANDOUT_DIR, load_suite
+from autograder.testkit import LocalSubmission, run_test
+
+SLUG = "rnn"
+
+
+@functools.lru_cache(maxsize=1)
+def suite_tests():
+    return [fn for fn, _ in load_suite(SLUG).tests()]
+
+
+def outcomes(replacement: str, name: str):
+    """The outcomes of ``name``'s tests for the master with ``replacement`` on top (only that name's
+    tests run: tests/variants.py's ``scores`` runs them all, which is slow for this suite)."""
+    namespace = master_namespace(SLUG, replacement)
+    with _inside(load_suite(SLUG)):
+        return [run_test(fn, LocalSubmission(namespace)) for fn in suite_tests() if fn.kit_test.graded_name == name]
+
+
+def scores(replacement: str, name: str) -> tuple[float, float]:
+    found = outcomes(replacement, name)
+    return sum(o.score for o in found), sum(o.spec.points for o in found)
+
+
+def messages(replacement: str, name: str) -> list[str]:
+    return [o.message for o in outcomes(replacement, name) if not o.passed]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def shared_helpers_importable():
+    """The master imports kit_data (a shared helper); tests/variants.py only puts the suite's own
+    handout folder on sys.path, so add the shared one for this module's tests."""
+    sys.path.append(str(SHARED_HANDOUT_DIR))
+    yield
+    sys.path.remove(str(SHARED_HANDOUT_DIR))
+
+
+def lstm_cell(forward_body: str, extra_init: str = "") -> str:
+    """A complete LSTMCell whose forward is ``forward_body`` (x, h, c batched; returns h, c)."""
+    return f'''
+class LSTMCell(nn.Module):
+    def __init__(self, input_size, hidden_size, bias=True):
+        super().__init__()
+        self.hidden_size, self.bias = hidden_size, bias
+        self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size))
+        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
+        if bias:
+            self.bias_ih = nn.Parameter(torch.zeros(4 * hidden_size))
+            self.bias_hh = nn.Parameter(torch.zeros(4 * hidden_size))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None){extra_init}
+
+    def forward(self, input, hx=None):
+        single = input.dim() == 1
+        x = input.unsqueeze(0) if single else input
+        if hx is None:
+            h = c = x.new_zeros(x.shape[0], self.hidden_size)
+        else:
+            h, c = (t.unsqueeze(0) for t in hx) if single else hx
+{forward_body}
+        return (h.squeeze(0), c.squeeze(0)) if single else (h, c)
+'''
+
+
+FUSED_OK = '''
+        gates = x @ self.weight_ih.T + h @ self.weight_hh.T
+        if self.bias:
+            gates = gates + self.bias_ih + self.bias_hh
+        i, f, g, o = gates.chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)'''
+
+# The alternative the issue names: four matrix products, one per gate, instead of one fused product.
+FOUR_MATMULS = '''
+import torch.nn.functional as F
+
+
+class LSTMCell(nn.Module):
+    def __init__(self, input_size, hidden_size, bias=True):
+        super().__init__()
+        self.hidden_size = hidden_size
+        bound = hidden_size ** -0.5
+        self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size).uniform_(-bound, bound))
+        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size).uniform_(-bound, bound))
+        self.bias_ih = nn.Parameter(torch.zeros(4 * hidden_size)) if bias else None
+        self.bias_hh = nn.Parameter(torch.zeros(4 * hidden_size)) if bias else None
+
+    def gate(self, k, x, h):
+        rows = slice(k * self.hidden_size, (k + 1) * self.hidden_size)
+        bias = lambda b: None if b is None else b[rows]
+        return F.linear(x, self.weight_ih[rows], bias(self.bias_ih)) + F.linear(h, self.weight_hh[rows], bias(self.bias_hh))
+
+    def forward(self, input, hx=None):
+        if hx is None:
+            shape = input.shape[:-1] + (self.hidden_size,)
+            hx = (torch.zeros(shape, dtype=input.dtype), torch.zeros(shape, dtype=input.dtype))
+        h, c = hx
+        i = torch.sigmoid(self.gate(0, input, h))
+        f = torch.sigmoid(self.gate(1, input, h))
+        g = torch.tanh(self.gate(2, input, h))
+        o = torch.sigmoid(self.gate(3, input, h))
+        c_next = f * c + i * g
+        return o * torch.tanh(c_next), c_next
+'''
+
+RUN_LSTM_PREALLOCATED = '''
+def run_lstm(cell, inputs, hx=None):
+    L, N = inputs.shape[:2]
+    h, c = hx if hx is not None else (inputs.new_zeros(N, cell.hidden_size),) * 2
+    hs = []
+    for t in range(L):
+        h, c = cell(inputs[t], (h, c))
+        hs.append(h.unsqueeze(0))
+    return torch.cat(hs, dim=0), (h, c)
+'''
+
+CLEAN_BY_TOKENS = '''
+import html as html_module
+
+
+def clean_tweet(text):
+    kept = [t for t in text.split() if not t.startswith(("@", "http://", "https://", "www."))]
+    text = html_module.unescape(" ".join(kept)).lower()
+    return " ".join(re.sub(r"[^\\w\\s]", " ", text).split())
+'''
+
+LOAD_WITH_PANDAS = '''
+import pandas as pd
+
+
+def load_sentiment140(path):
+    frame = pd.read_csv(path, header=None, encoding="latin-1", names=["target", "ids", "date", "flag", "user", "text"],
+                        keep_default_na=False, dtype={"text": str})
+    frame = frame[frame.target.isin([0, 4])]
+    return frame.text.tolist(), (frame.target // 4).tolist()
+'''
+
+SPLIT_WITH_NUMPY = '''
+import numpy as np
+
+
+def split_indices(n, seed=0):
+    order = np.random.RandomState(seed).permutation(n)
+    return np.split(order, [int(0.6 * n), int(0.8 * n)])
+'''
+
+# A differently built but still trained predictor: the master's model, batched one tweet at a time.
+PREDICT_ONE_BY_ONE = '''
+def predict_sentiment(texts):
+    checkpoint = torch.load("rnn_checkpoint.pt", map_location="cpu", weights_only=True)
+    model = SentimentRNN(len(checkpoint["vocab"]), **checkpoint["config"])
+    model.load_state_dict(checkpoint["state_dict"])
+    model.eval()
+    index = {w: i for i, w in enumerate(checkpoint["vocab"])}
+    with torch.no_grad():
+        return [int(model(*encode([text], index)).argmax()) for text in texts]
+'''
+
+UNTRAINED_MODEL = '''
+def predict_sentiment(texts):
+    torch.manual_seed(1)
+    checkpoint = torch.load("rnn_checkpoint.pt", map_location="cpu", weights_only=True)
+    model = SentimentRNN(len(checkpoint["vocab"]), **checkpoint["config"]).eval()  # weights never loaded
+    index = {w: i for i, w in enumerate(checkpoint["vocab"])}
+    with torch.no_grad():
+        return model(*encode(texts, index)).argmax(1).tolist()
+'''
+
+BUGS = {
+    "LSTMCell": {
+        "wrong gate order (i, f, o, g)": lstm_cell(FUSED_OK.replace("i, f, g, o = gates", "i, f, o, g = gates")),
+        "bias_hh left out": lstm_cell(FUSED_OK.replace(" + self.bias_ih + self.bias_hh", " + self.bias_ih")),
+        "sigmoid on the candidate g": lstm_cell(FUSED_OK.replace("torch.tanh(g)", "torch.sigmoid(g)")),
+        "h' from the old c": lstm_cell(FUSED_OK.replace(
+            "c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)\n        h = torch.sigmoid(o) * torch.tanh(c)",
+            "h = torch.sigmoid(o) * torch.tanh(c)\n        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)")),
+        "wraps torch.nn.LSTMCell": "class LSTMCell(nn.LSTMCell):\n    pass",
+        "calls torch's lstm_cell kernel": lstm_cell(
+            "        h, c = torch.lstm_cell(x, (h, c), self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)"),
+        "no unbatched input": FOUR_MATMULS.replace("c_next = f * c + i * g", "c_next = f * c.reshape(-1, self.hidden_size) + i * g"),
+    },
+    "run_lstm": {
+        "state not carried between steps": '''
+def run_lstm(cell, inputs, hx=None):
+    outputs = [cell(x, hx) for x in inputs]
+    return torch.stack([h for h, _ in outputs]), outputs[-1]''',
+        "returns the first state": '''
+def run_lstm(cell, inputs, hx=None):
+    states = []
+    for x in inputs:
+        hx = cell(x, hx)
+        states.append(hx)
+    return torch.stack([h for h, _ in states]), states[0]''',
+        "detaches the state (no gradient through time)": '''
+def run_lstm(cell, inputs, hx=None):
+    outputs = []
+    for x in inputs:
+        h, c = cell(x, hx)
+        outputs.append(h)
+        hx = (h.detach(), c.detach())
+    return torch.stack(outputs), (h, c)''',
+    },
+    "clean_tweet": {
+        "mentions left in": '''
+def clean_tweet(text):
+    text = re.sub(r"(?:https?://|www\\.)\\S+", " ", html.unescape(text))
+    return " ".join(text.lower().split())''',
+        "only http:// URLs removed": '''
+def clean_tweet(text):
+    text = re.sub(r"http://\\S+", " ", re.sub(r"@\\w+", " ", html.unescape(text)))
+    return " ".join(text.lower().split())''',
+        "HTML entities not decoded": '''
+def clean_tweet(text):
+    text = re.sub(r"@\\w+|(?:https?://|www\\.)\\S+", " ", text)
+    return " ".join(text.lower().split())''',
+        "not lower-cased, spaces kept": '''
+def clean_tweet(text):
+    return re.sub(r"@\\w+|(?:https?://|www\\.)\\S+", "", html.unescape(text))''',
+    },
+    "load_sentiment140": {
+        "label 4 kept as 4": '''
+def load_sentiment140(path):
+    with open(path, encoding="latin-1", newline="") as f:
+        rows = [r for r in csv.reader(f) if r[0] in ("0", "4")]
+    return [r[5] for r in rows], [int(r[0]) for r in rows]''',
+        "neutral rows kept": '''
+def load_sentiment140(path):
+    with open(path, encoding="latin-1", newline="") as f:
+        rows = list(csv.reader(f))
+    return [r[5] for r in rows], [int(r[0] == "4") for r in rows]''',
+        "read as UTF-8": '''
+def load_sentiment140(path):
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = [r for r in csv.reader(f) if r[0] in ("0", "4")]
+    return [r[5] for r in rows], [int(r[0] == "4") for r in rows]''',
+        "first row taken for a header": '''
+def load_sentiment140(path):
+    with open(path, encoding="latin-1", newline="") as f:
+        rows = [r for r in list(csv.reader(f))[1:] if r[0] in ("0", "4")]
+    return [r[5] for r in rows], [int(r[0] == "4") for r in rows]''',
+        "lines split on commas": '''
+def load_sentiment140(path):
+    texts, labels = [], []
+    for line in open(path, encoding="latin-1"):
+        fields = [f.strip('"') for f in line.rstrip("\\r\\n").split(",")]
+        if fields[0] in ("0", "4"):
+            texts.append(fields[5])
+            labels.append(int(fields[0] == "4"))
+    return texts, labels''',
+    },
+    "split_indices": {
+        "overlapping splits": '''
+def split_indices(n, seed=0):
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    return order[:round(0.6 * n)], order[round(0.6 * n):round(0.8 * n)], order[round(0.7 * n):]''',
+        "not shuffled": '''
+def split_indices(n, seed=0):
+    order = list(range(n))
+    return order[:round(0.6 * n)], order[round(0.6 * n):round(0.8 * n)], order[round(0.8 * n):]''',
+        "seed ignored": '''
+def split_indices(n, seed=0):
+    order = torch.randperm(n).tolist()
+    return order[:round(0.6 * n)], order[round(0.6 * n):round(0.8 * n)], order[round(0.8 * n):]''',
+        "sampled with replacement": '''
+def split_indices(n, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    pick = lambda k: torch.randint(n, (k,), generator=g).tolist()
+    return pick(round(0.6 * n)), pick(round(0.2 * n)), pick(n - round(0.6 * n) - round(0.2 * n))''',
+    },
+    "predict_sentiment": {
+        "constant prediction": "def predict_sentiment(texts):\n    return [1] * len(texts)",
+        "untrained model": UNTRAINED_MODEL,
+        "labels 0 and 4": PREDICT_ONE_BY_ONE.replace("int(model(*encode([text], index)).argmax())",
+                                                     "4 * int(model(*encode([text], index)).argmax())"),
+    },
+}
+
+ALTERNATIVES = {
+    "LSTMCell": FOUR_MATMULS,
+    "run_lstm": RUN_LSTM_PREALLOCATED,
+    "clean_tweet": CLEAN_BY_TOKENS,
+    "load_sentiment140": LOAD_WITH_PANDAS,
+    "split_indices": SPLIT_WITH_NUMPY,
+    "predict_sentiment": PREDICT_ONE_BY_ONE,
+}
+
+
+def test_the_master_earns_every_point():
+    earned = all_scores(SLUG)
+    assert set(earned) == set(load_suite(SLUG).graded_names)
+    assert all(got == possible for got, possible in earned.values()), earned
+
+
+@pytest.mark.parametrize("name,bug", [(n, b) for n, bugs in BUGS.items() for b in bugs])
+def test_a_realistic_bug_loses_points(name, bug):
+    got, possible = scores(BUGS[name][bug], name)
+    assert got < possible, f"{name} with the bug '{bug}' kept all {possible} points"
+
+
+@pytest.mark.parametrize("name", sorted(ALTERNATIVES))
+def test_an_alternative_correct_answer_keeps_full_marks(name):
+    got, possible = scores(ALTERNATIVES[name], name)
+    assert got == possible, messages(ALTERNATIVES[name], name)
+
+
+def test_a_correct_fused_cell_written_from_scratch_keeps_full_marks():
+    got, possible = scores(lstm_cell(FUSED_OK), "LSTMCell")
+    assert got == possible, messages(lstm_cell(FUSED_OK), "LSTMCell")
+
+
+@pytest.mark.parametrize("bug,expected", [
+    ("wrong gate order (i, f, o, g)", "i, f, g, o"),
+    ("wraps torch.nn.LSTMCell", "nn.LSTMCell"),
+    ("calls torch's lstm_cell kernel", "lstm_cell"),
+])
+def test_lstm_cell_messages_say_where_to_look(bug, expected):
+    found = messages(BUGS["LSTMCell"][bug], "LSTMCell")
+    assert any(expected in m for m in found), found
+
+
+def test_other_messages_say_where_to_look():
+    assert any("map target 4 to 1" in m for m in messages(BUGS["load_sentiment140"]["label 4 kept as 4"],
+                                                           "load_sentiment140"))
+    assert any("disjoint" in m for m in messages(BUGS["split_indices"]["overlapping splits"], "split_indices"))
+    assert any("@" in m for m in messages(BUGS["clean_tweet"]["mentions left in"], "clean_tweet"))
+    found = messages(BUGS["predict_sentiment"]["constant prediction"], "predict_sentiment")
+    assert any("accuracy on the autograder's held-out data" in m and "0.85" in m for m in found), found
+
+
+# ---------------------------------------------------------------------------------------------
+# The shared reference module (autograder/handout/sentiment140_reference.py), which later
+# handouts ship: it must earn every point the rnn tests give its three names.
+
+
+def reference_module():
+    spec = importlib.util.spec_from_file_location("sentiment140_reference",
+                                                  SHARED_HANDOUT_DIR / "sentiment140_reference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", ["clean_tweet", "load_sentiment140", "split_indices"])
+def test_the_shared_reference_module_passes_the_rnn_tests(name):
+    namespace = vars(reference_module())
+    found = [run_test(fn, LocalSubmission(namespace)) for fn in suite_tests() if fn.kit_test.graded_name == name]
+    assert found and all(o.passed for o in found), [o.message for o in found if not o.passed]
+
+
+def test_the_reference_module_is_not_in_the_rnn_handout():
+    assert "sentiment140_reference.py" not in load_suite(SLUG).helper_files()
+
+
+def test_the_reference_module_agrees_with_the_master_on_generated_tweets(tmp_path):
+    master = master_namespace(SLUG)
+    reference = reference_module()
+    from kit_data import write_fake_sentiment140
+    path = write_fake_sentiment140(tmp_path / "tweets.csv", n=300, seed=5, neutral_fraction=0.2)
+    texts, labels = reference.load_sentiment140(path)
+    assert (texts, labels) == master["load_sentiment140"](str(path))
+    assert [reference.clean_tweet(t) for t in texts] == [master["clean_tweet"](t) for t in texts]
+    assert reference.split_indices(300, seed=4) == master["split_indices"](300, seed=4)
