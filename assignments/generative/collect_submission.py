@@ -1,0 +1,193 @@
+"""Package your assignment for Gradescope: ``python collect_submission.py`` in the handout folder.
+
+It checks your notebook before you hand it in, so that you do not lose points to the classic
+accidents: an empty or half-saved notebook, the untouched handout instead of your working copy,
+a graded function left as a stub, a checkpoint you forgot. Then it writes ``<slug>_submission.zip``
+with your notebook and the extra files the assignment asks for, and nothing else.
+
+Exit status: 0 when the zip was written (warnings included), 1 when it refused.
+"""
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import hashlib
+import json
+import sys
+import zipfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # kit_extract.py, the grader's own notebook reader, sits beside this file
+DATASET_PATTERNS = ["*.csv", "*.tsv", "*-ubyte*", "*.idx*", "*.npz", "*.tar*", "*.gz", "glove*.txt", "*.parquet"]
+
+
+class Refusal(Exception):
+    """A reason not to write the zip; the message says what to do."""
+
+
+def load_manifest(folder: Path) -> dict:
+    path = folder / "assignment.json"
+    if not path.exists():
+        raise Refusal(f"no assignment.json in {folder}: run this script from the assignment's handout folder")
+    return json.loads(path.read_text())
+
+
+def read_notebook(path: Path) -> dict:
+    """The notebook as a dict, or a Refusal saying why it cannot be submitted."""
+    if not path.exists():
+        raise Refusal(f"{path.name} not found in {path.parent}: save your notebook there under that name")
+    data = path.read_bytes()
+    if not data.strip():
+        raise Refusal(f"{path.name} is empty: open it in Jupyter, save it (Ctrl-S), and run this again")
+    try:
+        notebook = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise Refusal(f"{path.name} is not a valid notebook ({type(error).__name__}); it may be half-saved: "
+                      "open it in Jupyter, save, and run this again") from None
+    try:
+        import nbformat
+
+        nbformat.validate(nbformat.from_dict(notebook))
+    except ImportError:
+        pass
+    except Exception as error:
+        raise Refusal(f"{path.name} is not a valid notebook ({str(error).splitlines()[0][:150]})") from None
+    if notebook.get("nbformat") != 4:
+        raise Refusal(f"{path.name} is nbformat {notebook.get('nbformat')}: save it from a current Jupyter")
+    return notebook
+
+
+def check_not_the_stub(path: Path, notebook: dict, manifest: dict) -> None:
+    from kit_extract import code_fingerprint
+
+    if hashlib.sha256(path.read_bytes()).hexdigest() == manifest["stub_sha256"] or \
+            code_fingerprint(notebook) == manifest["stub_code_sha256"]:
+        raise Refusal(f"{path.name} is still the handed-out notebook, with none of your code. Did you work in "
+                      "another copy (on Colab: 'Copy of ...'; File > Download .ipynb)? Put that copy here as "
+                      f"{path.name} and run this again")
+
+
+def graded_name_warnings(notebook: dict, manifest: dict) -> list[str]:
+    """Graded names that are missing, still stubs, or in cells that do not parse."""
+    from kit_extract import extract_definitions, is_stub
+
+    names = manifest["graded_names"]
+    extraction = extract_definitions(notebook, set(names))
+    warnings = [f"cell {p.cell} does not parse ({p.message}); the grader skips it"
+                + (f", losing {', '.join(p.names)}" if p.names else "") for p in extraction.problems]
+    missing = [n for n in names if extraction.last_definition(n) is None]
+    stubs = [n for n in names if extraction.last_definition(n) and is_stub(extraction.last_definition(n))]
+    if missing:
+        warnings.append(f"not defined: {', '.join(missing)}")
+    if stubs:
+        warnings.append(f"still stubs (raise NotImplementedError or are ...): {', '.join(stubs)}")
+    return warnings
+
+
+def never_run_warning(notebook: dict) -> list[str]:
+    cells = [i for i, c in enumerate(notebook.get("cells", []), 1)
+             if c.get("cell_type") == "code" and "".join(c.get("source", "")).strip() and c.get("execution_count") is None]
+    if not cells:
+        return []
+    shown = ", ".join(map(str, cells[:8])) + (", ..." if len(cells) > 8 else "")
+    return [f"{len(cells)} code cell(s) were never run (cells {shown}): run all cells (Kernel > Restart & Run All) "
+            "so your outputs and plots are in the notebook"]
+
+
+def word_limit_warnings(notebook: dict, manifest: dict) -> list[str]:
+    """Written answers longer than their stated limit (a warning: the graders decide)."""
+    limits = manifest.get("word_limits", {})
+    warnings = []
+    for cell in notebook.get("cells", []):
+        name = cell.get("metadata", {}).get("kit", {}).get("answer")
+        if name in limits:
+            words = len("".join(cell.get("source", "")).split())
+            if words > limits[name]:
+                warnings.append(f"answer '{name}' has {words} words; the limit is {limits[name]}")
+    return warnings
+
+
+def extra_files(folder: Path, manifest: dict) -> tuple[list[Path], list[str]]:
+    """The declared extra files present (refusing data sets and over-size files), and warnings."""
+    found, warnings = [], []
+    limit = manifest.get("max_file_mb", 50)
+    for pattern in manifest.get("extra_files", []):
+        matches = [p for p in sorted(folder.glob(pattern)) if p.is_file()]
+        if not matches:
+            warnings.append(f"{pattern} not found: the autograder needs it to judge your trained model")
+        for path in matches:
+            if any(fnmatch.fnmatch(path.name, d) for d in DATASET_PATTERNS):
+                raise Refusal(f"{path.name} looks like a data set; do not submit data, the autograder has its own")
+            size_mb = path.stat().st_size / 1024**2
+            if size_mb > limit:
+                raise Refusal(f"{path.name} is {size_mb:.0f} MB, over the {limit:g} MB limit: "
+                              "save a smaller model (fewer parameters, or a state_dict in float16)")
+            found.append(path)
+    return found, warnings
+
+
+def collect(folder: Path, notebook_name: str | None = None) -> Path:
+    """Check the notebook and write the submission zip; print warnings; return the zip's path."""
+    manifest = load_manifest(folder)
+    slug = manifest["slug"]
+    path = folder / (notebook_name or f"{slug}.ipynb")
+    notebook = read_notebook(path)
+    check_not_the_stub(path, notebook, manifest)
+    extras, warnings = extra_files(folder, manifest)
+    warnings = graded_name_warnings(notebook, manifest) + never_run_warning(notebook) \
+        + word_limit_warnings(notebook, manifest) + warnings
+    target = folder / f"{slug}_submission.zip"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(path, f"{slug}.ipynb")
+        for extra in extras:
+            archive.write(extra, extra.relative_to(folder).as_posix())
+    for warning in warnings:
+        print(f"warning: {warning}")
+    print(f"wrote {target.name} ({1 + len(extras)} file(s)); upload it to Gradescope")
+    for line in written_answers(folder, notebook, manifest):
+        print(line)
+    return target
+
+
+# ----------------------------------------------------------------------------------------------
+# Written answers: a separate file for Gradescope's hand-graded part (kit_written.py does the work)
+
+
+def written_answers(folder: Path, notebook: dict, manifest: dict) -> list[str]:
+    """Write ``<slug>_written_answers.pdf`` (or ``.html``) and return what to tell the student."""
+    questions = manifest.get("written_questions", {})
+    if not questions:
+        return []
+    try:
+        from kit_written import export_written_answers
+    except ImportError:
+        try:
+            from autograder.written_answers import export_written_answers
+        except ImportError:
+            return ["warning: kit_written.py is missing from this folder, so your written answers were not "
+                    "exported; download the handout again, or print the notebook to PDF yourself"]
+    try:
+        result = export_written_answers(notebook, questions, folder / f"{manifest['slug']}_written_answers",
+                                        manifest.get("title", manifest["slug"]))
+    except Exception as error:  # the code zip is written: a failed export must not stop the hand-in
+        return [f"warning: your written answers could not be exported ({type(error).__name__}: {error}); "
+                "print the notebook to PDF yourself for the written part"]
+    lines = [f"warning: written answer '{name}' is empty or still the placeholder" for name in result.unanswered]
+    return lines + [f"{result.note}; upload it to the written part of the assignment on Gradescope"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebook", nargs="?", help="the notebook to submit (default: <slug>.ipynb)")
+    args = parser.parse_args(argv)
+    try:
+        collect(HERE, args.notebook)
+    except Refusal as refusal:
+        print(f"not submitted: {refusal}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,387 @@
+"""The generative tests catch realistic mistakes and accept other correct answers (other
+architectures included); the data helper reads Fashion-MNIST's IDX files."""
+import functools
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from variants import _inside, master_namespace
+
+from autograder.suite import load_suite
+from autograder.testkit import LocalSubmission, run_test
+
+KIT_ROOT = Path(__file__).resolve().parent.parent
+# The master imports kit_data, a helper shared by several handouts; in a handout it sits beside the
+# notebook, in the kit it lives in autograder/handout.
+sys.path.append(str(KIT_ROOT / "autograder" / "handout"))
+HANDOUT = KIT_ROOT / "autograder" / "suites" / "generative" / "handout"
+
+SLUG = "generative"
+
+
+@functools.cache
+def suite_tests() -> list:
+    return [fn for fn, _hidden in load_suite(SLUG).tests()]
+
+
+def outcomes(name: str, replacement: str = "") -> list:
+    """The master with ``replacement`` on top, judged by the tests of one graded name only
+    (tests/variants.py's scores() runs them all: too slow for dozens of variants of models)."""
+    suite = load_suite(SLUG)
+    namespace = master_namespace(SLUG, replacement)
+    with _inside(suite):
+        return [run_test(fn, LocalSubmission(namespace)) for fn in suite_tests() if fn.kit_test.graded_name == name]
+
+
+def points(name: str, replacement: str = "") -> tuple[float, float]:
+    found = outcomes(name, replacement)
+    return sum(o.score for o in found), sum(o.spec.points for o in found)
+
+
+def messages(name: str, replacement: str) -> list[str]:
+    return [o.message for o in outcomes(name, replacement) if not o.passed]
+
+# Each bug is what a student plausibly writes; the graded name it breaks must lose points.
+BUGS = {
+    "discriminator_loss": {
+        "labels swapped": """
+def discriminator_loss(real_logits, fake_logits):
+    return (F.binary_cross_entropy_with_logits(real_logits, torch.zeros_like(real_logits))
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits)))""",
+        "sigmoid before BCE-with-logits": """
+def discriminator_loss(real_logits, fake_logits):
+    real, fake = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)
+    return (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+            + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))""",
+        "log(sigmoid) overflows": """
+def discriminator_loss(real_logits, fake_logits):
+    return -torch.log(torch.sigmoid(real_logits)).mean() - torch.log(1 - torch.sigmoid(fake_logits)).mean()""",
+    },
+    "generator_loss": {
+        "saturating loss": """
+def generator_loss(fake_logits):
+    return torch.log(1 - torch.sigmoid(fake_logits)).mean()""",
+        "fakes labelled fake": """
+def generator_loss(fake_logits):
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))""",
+    },
+    "Generator": {
+        "no tanh at the end": """
+class Generator(nn.Module):
+    def __init__(self, latent_dim):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(latent_dim, 256), nn.ReLU(), nn.Linear(256, 784))
+    def forward(self, z):
+        return self.net(z).view(-1, 1, 28, 28)""",
+        "flat images (N, 784)": """
+class Generator(nn.Module):
+    def __init__(self, latent_dim):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(latent_dim, 256), nn.ReLU(), nn.Linear(256, 784), nn.Tanh())
+    def forward(self, z):
+        return self.net(z)""",
+    },
+    "Discriminator": {
+        "logits of shape (N, 1)": """
+class Discriminator(nn.Module):
+    def __init__(self, in_channels=1):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784 * in_channels, 128), nn.LeakyReLU(0.2), nn.Linear(128, 1))
+    def forward(self, x):
+        return self.net(x)""",
+        "detaches its input": """
+class Discriminator(nn.Module):
+    def __init__(self, in_channels=1):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784 * in_channels, 128), nn.LeakyReLU(0.2), nn.Linear(128, 1))
+    def forward(self, x):
+        return self.net(x.detach()).squeeze(1)""",
+    },
+    "ConditionalGenerator": {
+        "ignores the labels": """
+class ConditionalGenerator(nn.Module):
+    def __init__(self, latent_dim, num_classes=10):
+        super().__init__()
+        self.body = Generator(latent_dim)
+    def forward(self, z, labels):
+        return self.body(z)""",
+        "every item uses labels[0]": """
+class ConditionalGenerator(nn.Module):
+    def __init__(self, latent_dim, num_classes=10):
+        super().__init__()
+        self.embed = nn.Embedding(num_classes, 16)
+        self.body = Generator(latent_dim + 16)
+    def forward(self, z, labels):
+        return self.body(torch.cat([z, self.embed(labels[:1]).expand(len(z), -1)], dim=1))""",
+    },
+    "ConditionalDiscriminator": {
+        "ignores the labels": """
+class ConditionalDiscriminator(nn.Module):
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.body = Discriminator()
+    def forward(self, x, labels):
+        return self.body(x)""",
+    },
+    "VAE": {
+        "exp(logvar) used as the std": """
+class VAE(VAE):
+    def reparameterize(self, mu, logvar):
+        return mu + torch.exp(logvar) * torch.randn_like(mu)""",
+        "reparameterize detached from mu": """
+class VAE(VAE):
+    def reparameterize(self, mu, logvar):
+        return mu.detach() + torch.exp(0.5 * logvar) * torch.randn_like(mu)""",
+        "torch.normal instead of the trick": """
+class VAE(VAE):
+    def reparameterize(self, mu, logvar):
+        return torch.normal(mu, torch.exp(0.5 * logvar))""",
+        "noise drawn once": """
+class VAE(VAE):
+    def reparameterize(self, mu, logvar):
+        if not hasattr(self, "eps"):
+            self.eps = torch.randn_like(mu)
+        return mu + torch.exp(0.5 * logvar) * self.eps""",
+        "uniform noise": """
+class VAE(VAE):
+    def reparameterize(self, mu, logvar):
+        return mu + torch.exp(0.5 * logvar) * (torch.rand_like(mu) - 0.5) * 12 ** 0.5""",
+        "decoder without a sigmoid": """
+class VAE(VAE):
+    def decode(self, z):
+        return self.decoder[:-1](z).view(-1, 1, 28, 28)""",
+    },
+    "vae_loss": {
+        "KL with the wrong sign": """
+def vae_loss(recon, x, mu, logvar):
+    kl = 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return (F.binary_cross_entropy(recon, x, reduction="sum") + kl) / x.shape[0]""",
+        "KL without the 1/2": """
+def vae_loss(recon, x, mu, logvar):
+    kl = -torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return (F.binary_cross_entropy(recon, x, reduction="sum") + kl) / x.shape[0]""",
+        "BCE averaged over pixels": """
+def vae_loss(recon, x, mu, logvar):
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / x.shape[0]
+    return F.binary_cross_entropy(recon, x) + kl""",
+        "not averaged over the batch": """
+def vae_loss(recon, x, mu, logvar):
+    return F.binary_cross_entropy(recon, x, reduction="sum") - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())""",
+    },
+    "linear_beta_schedule": {
+        "end point left out": """
+def linear_beta_schedule(T, beta_start=1e-4, beta_end=0.02):
+    return beta_start + (beta_end - beta_start) * torch.arange(T) / T""",
+        "fixed end points": """
+def linear_beta_schedule(T, beta_start=1e-4, beta_end=0.02):
+    return torch.linspace(1e-4, 0.02, T)""",
+    },
+    "q_sample": {
+        "alpha instead of the cumulative product": """
+def q_sample(x0, t, noise, alphas_cumprod):
+    alphas = alphas_cumprod / torch.cat([alphas_cumprod.new_ones(1), alphas_cumprod[:-1]])  # alpha_t = 1 - beta_t
+    a = alphas[t].view(-1, 1, 1, 1)
+    return a.sqrt() * x0 + (1 - a).sqrt() * noise""",
+        "no square roots": """
+def q_sample(x0, t, noise, alphas_cumprod):
+    a = alphas_cumprod[t].view(-1, 1, 1, 1)
+    return a * x0 + (1 - a) * noise""",
+        "1-based t": """
+def q_sample(x0, t, noise, alphas_cumprod):
+    a = alphas_cumprod[(t - 1).clamp(min=0)].view(-1, 1, 1, 1)
+    return a.sqrt() * x0 + (1 - a).sqrt() * noise""",
+    },
+    "ddpm_loss": {
+        "predicts x0 instead of the noise": """
+def ddpm_loss(model, x0, t, noise, alphas_cumprod):
+    return F.mse_loss(model(q_sample(x0, t, noise, alphas_cumprod), t), x0)""",
+        "model sees x0": """
+def ddpm_loss(model, x0, t, noise, alphas_cumprod):
+    return F.mse_loss(model(x0, t), noise)""",
+        "returns a float": """
+def ddpm_loss(model, x0, t, noise, alphas_cumprod):
+    return F.mse_loss(model(q_sample(x0, t, noise, alphas_cumprod), t), noise).item()""",
+    },
+}
+
+# Correct answers that differ from the master's (other architectures, other formulas); each keeps
+# every point of its graded name.
+ALTERNATIVES = {
+    "Generator": """
+class Generator(nn.Module):
+    def __init__(self, latent_dim):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(latent_dim, 256), nn.LeakyReLU(0.2), nn.Linear(256, 512),
+                                 nn.BatchNorm1d(512), nn.LeakyReLU(0.2), nn.Linear(512, 784), nn.Tanh())
+    def forward(self, z):
+        return self.net(z).view(-1, 1, 28, 28)""",
+    "Discriminator": """
+class Discriminator(nn.Module):
+    def __init__(self, in_channels=1):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784 * in_channels, 512), nn.LeakyReLU(0.2), nn.Dropout(0.3),
+                                 nn.Linear(512, 256), nn.LeakyReLU(0.2), nn.Linear(256, 1))
+    def forward(self, x):
+        return self.net(x).view(-1)""",
+    "discriminator_loss": """
+def discriminator_loss(real_logits, fake_logits):
+    return -F.logsigmoid(real_logits).mean() - F.logsigmoid(-fake_logits).mean()""",
+    "generator_loss": "def generator_loss(fake_logits):\n    return F.softplus(-fake_logits).mean()",
+    "ConditionalGenerator": """
+class ConditionalGenerator(nn.Module):
+    def __init__(self, latent_dim, num_classes=10):
+        super().__init__()
+        self.num_classes = num_classes
+        self.net = nn.Sequential(nn.Linear(latent_dim + num_classes, 256), nn.ReLU(), nn.Linear(256, 784), nn.Tanh())
+    def forward(self, z, labels):
+        one_hot = F.one_hot(labels, self.num_classes).float()
+        return self.net(torch.cat([z, one_hot], dim=1)).view(-1, 1, 28, 28)""",
+    "ConditionalDiscriminator": """
+class ConditionalDiscriminator(nn.Module):
+    # a projection discriminator (Miyato & Koyama, 2018): logit = psi(phi(x)) + <embed(y), phi(x)>
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.phi = nn.Sequential(nn.Conv2d(1, 32, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(32, 64, 4, 2, 1),
+                                 nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.LeakyReLU(0.2))
+        self.psi = nn.Linear(128, 1)
+        self.embed = nn.Embedding(num_classes, 128)
+    def forward(self, x, labels):
+        features = self.phi(x)
+        return self.psi(features).squeeze(-1) + (self.embed(labels) * features).sum(dim=1)""",
+    "VAE": """
+class VAE(nn.Module):
+    def __init__(self, latent_dim):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Conv2d(1, 16, 4, 2, 1), nn.ReLU(), nn.Conv2d(16, 32, 4, 2, 1), nn.ReLU(), nn.Flatten())
+        self.stats = nn.Linear(32 * 7 * 7, 2 * latent_dim)
+        self.dec_in = nn.Linear(latent_dim, 32 * 7 * 7)
+        self.dec = nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(32, 16, 4, 2, 1), nn.ReLU(),
+                                 nn.ConvTranspose2d(16, 1, 4, 2, 1))
+    def encode(self, x):
+        mu, logvar = self.stats(self.enc(x)).chunk(2, dim=1)
+        return mu, logvar
+    def reparameterize(self, mu, logvar):
+        eps = torch.randn(mu.shape, dtype=mu.dtype, device=mu.device)
+        return eps.mul(logvar.mul(0.5).exp()).add(mu)
+    def decode(self, z):
+        return torch.sigmoid(self.dec(self.dec_in(z).view(-1, 32, 7, 7)))
+    def forward(self, x):
+        mu, logvar = self.encode(x)
+        return self.decode(self.reparameterize(mu, logvar)), mu, logvar""",
+    "vae_loss": """
+def vae_loss(recon, x, mu, logvar):
+    reconstruction = -(x * torch.log(recon) + (1 - x) * torch.log(1 - recon)).flatten(1).sum(dim=1)
+    kl = 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(dim=1)
+    return (reconstruction + kl).mean()""",
+    "linear_beta_schedule": """
+def linear_beta_schedule(T, beta_start=1e-4, beta_end=0.02):
+    return beta_start + (beta_end - beta_start) * torch.arange(T, dtype=torch.float32) / (T - 1)""",
+    "q_sample": """
+def q_sample(x0, t, noise, alphas_cumprod):
+    abar = alphas_cumprod.gather(0, t)[:, None, None, None]
+    return torch.sqrt(abar) * x0 + torch.sqrt(1.0 - abar) * noise""",
+    "ddpm_loss": """
+def ddpm_loss(model, x0, t, noise, alphas_cumprod):
+    x_t = q_sample(x0, t, noise, alphas_cumprod)
+    return ((model(x_t, t) - noise) ** 2).mean()""",
+}
+
+REQUIRED_BUGS = [  # the issue's list: each must lose points
+    ("discriminator_loss", "labels swapped"), ("vae_loss", "KL with the wrong sign"),
+    ("vae_loss", "KL without the 1/2"), ("VAE", "exp(logvar) used as the std"),
+    ("VAE", "reparameterize detached from mu"), ("q_sample", "alpha instead of the cumulative product"),
+]
+
+
+def test_the_master_earns_every_point():
+    for name in load_suite(SLUG).graded_names:
+        got, possible = points(name)
+        assert possible > 0 and got == possible, (name, messages(name, ""))
+
+
+def test_the_issue_bugs_are_listed():
+    assert all(bug in BUGS[name] for name, bug in REQUIRED_BUGS)
+
+
+@pytest.mark.parametrize("name,bug", [(n, b) for n, bugs in BUGS.items() for b in bugs])
+def test_a_realistic_bug_loses_points(name, bug):
+    got, possible = points(name, BUGS[name][bug])
+    assert got < possible, f"{name} with the bug '{bug}' kept all {possible} points"
+
+
+@pytest.mark.parametrize("name", sorted(ALTERNATIVES))
+def test_an_alternative_correct_answer_keeps_full_marks(name):
+    got, possible = points(name, ALTERNATIVES[name])
+    assert got == possible, messages(name, ALTERNATIVES[name])
+
+
+@pytest.mark.parametrize("name,bug,expected", [
+    ("discriminator_loss", "labels swapped", "targets are swapped"),
+    ("generator_loss", "saturating loss", "saturating"),
+    ("discriminator_loss", "log(sigmoid) overflows", "logsigmoid"),
+    ("VAE", "exp(logvar) used as the std", "exp(logvar / 2)"),
+    ("VAE", "reparameterize detached from mu", "mu.grad is None"),
+    ("VAE", "uniform noise", "68.3%"),
+    ("vae_loss", "KL with the wrong sign", "wrong sign"),
+    ("vae_loss", "KL without the 1/2", "factor 1/2"),
+    ("vae_loss", "BCE averaged over pixels", "784 pixels"),
+    ("q_sample", "alpha instead of the cumulative product", "cumulative product"),
+    ("q_sample", "no square roots", "square roots"),
+    ("ddpm_loss", "predicts x0 instead of the noise", "not x0"),
+    ("ConditionalGenerator", "every item uses labels[0]", "its own label"),
+])
+def test_failure_messages_say_where_to_look(name, bug, expected):
+    found = messages(name, BUGS[name][bug])
+    assert any(expected in m for m in found), found
+
+
+# ----------------------------------------------------------------------------------------------
+# The data helper: the real IDX reader on small files written in the real format
+
+
+@pytest.fixture(autouse=True)
+def handout_importable(monkeypatch):
+    monkeypatch.syspath_prepend(str(HANDOUT))
+
+
+def test_fashion_mnist_reads_idx_files_as_floats_in_0_1(tmp_path):
+    from kit_data import write_fake_mnist
+
+    from generative_helpers import fashion_mnist
+
+    write_fake_mnist("fashion", tmp_path, n_train=30, n_test=10)
+    images, labels = fashion_mnist("train", root=tmp_path)
+    assert images.shape == (30, 1, 28, 28) and images.dtype == torch.float32
+    assert 0.0 <= float(images.min()) and float(images.max()) <= 1.0 and float(images.max()) > 0.9
+    assert labels.dtype == torch.int64 and set(labels.tolist()) <= set(range(10))
+    test_images, _ = fashion_mnist("test", root=tmp_path)
+    assert test_images.shape == (10, 1, 28, 28)
+
+
+def test_fashion_mnist_reads_unpacked_idx_files(tmp_path):
+    import gzip
+    import shutil
+
+    from kit_data import mnist_folder, write_fake_mnist
+
+    from generative_helpers import fashion_mnist
+
+    folder = write_fake_mnist("fashion", tmp_path, n_train=12, n_test=10)
+    for packed in list(folder.glob("*.gz")):
+        with gzip.open(packed, "rb") as source, open(packed.with_suffix(""), "wb") as target:
+            shutil.copyfileobj(source, target)
+        packed.unlink()
+    images, labels = fashion_mnist("train", root=tmp_path)
+    assert images.shape == (12, 1, 28, 28) and len(labels) == 12
+    assert folder == mnist_folder("fashion", tmp_path)
+
+
+def test_smoke_data_is_generated_apart_from_the_real_files(tmp_path):
+    from generative_helpers import fashion_mnist
+
+    images, _ = fashion_mnist("train", smoke=True, root=tmp_path, smoke_size=40)
+    assert images.shape == (40, 1, 28, 28)
+    assert (tmp_path / "smoke" / "FashionMNIST" / "raw" / "train-images-idx3-ubyte.gz").exists()
+    assert not (tmp_path / "FashionMNIST").exists()  # a later real run never reads generated files
