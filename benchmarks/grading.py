@@ -88,17 +88,17 @@ def otter_setup(slug: str, folder: Path) -> list[str]:
             str(folder / f"{slug}.ipynb")]
 
 
-def benchmark(slugs: list[str], runs: int, with_otter: bool) -> list[dict]:
+def benchmark(slugs: list[str], runs: int, otter_runs: int) -> list[dict]:
     rows = []
     smoke_env = {**os.environ, "KIT_SMOKE": "1", "MPLBACKEND": "Agg"}
     for slug in slugs:
         with tempfile.TemporaryDirectory() as scratch:
             kit_s, kit_mb = median_of(runs, kit_command(slug, Path(scratch) / "r.json"), KIT_ROOT)
             row = {"slug": slug, "kit_s": kit_s, "kit_mb": kit_mb}
-            if with_otter:
+            if otter_runs:
                 smoke_env["KIT_DATA"] = str(Path(scratch) / "data")
                 command = otter_setup(slug, Path(scratch))
-                row["otter_s"], row["otter_mb"] = median_of(runs, command, Path(scratch), smoke_env)
+                row["otter_s"], row["otter_mb"] = median_of(otter_runs, command, Path(scratch), smoke_env)
         rows.append(row)
         print(format_row(row), flush=True)
     return rows
@@ -115,9 +115,9 @@ def format_row(row: dict) -> str:
     return f"| {row['slug']} | {row['kit_s']:.1f} s | {row['kit_mb']:.0f} MiB {otter}"
 
 
-def report(rows: list[dict], floor: dict[str, float], runs: int) -> str:
+def report(rows: list[dict], floor: dict[str, float], runs: int, otter_runs: int) -> str:
     lines = [f"# Grading speed ({date.today().isoformat()}, {platform.machine()}, {os.cpu_count()} cores, "
-             f"median of {runs} runs)", "",
+             f"median of {runs} kit runs and {otter_runs} otter runs)", "",
              f"Import floor: `import torch` {floor['torch']:.1f} s, `import torch_geometric` {floor['torch_geometric']:.1f} s.",
              "", "| assignment | kit grade (master) | kit peak | otter run (smoke) | otter peak | otter / kit |",
              "| --- | --- | --- | --- | --- | --- |"]
@@ -128,14 +128,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("slugs", nargs="*", help="default: every assignment")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--no-otter", action="store_true", help="time the kit only")
+    parser.add_argument("--otter-runs", type=int, default=None, help="otter runs (default: --runs; 0: none)")
     parser.add_argument("--smoke", action="store_true", help="foundations, one run, nothing written (CI)")
     args = parser.parse_args()
     slugs = args.slugs or (["foundations"] if args.smoke else available_slugs())
     runs = 1 if args.smoke else args.runs
+    otter_runs = runs if args.otter_runs is None else args.otter_runs
     started = time.monotonic()
-    rows = benchmark(slugs, runs, with_otter=not args.no_otter)
-    text = report(rows, floors(runs), runs)
+    rows = benchmark(slugs, runs, otter_runs)
+    text = report(rows, floors(runs), runs, otter_runs)
     print(text)
     if not args.smoke:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
