@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import math
 import sys
 import traceback
 from dataclasses import dataclass
@@ -385,7 +384,3 @@ def _load_module(path: Path):
     spec.loader.exec_module(module)
     return module
 
-
-def isclose(a: float, b: float, tol: float = 1e-6) -> bool:
-    """``math.isclose`` with an absolute floor, for scalars."""
-    return math.isclose(a, b, rel_tol=tol, abs_tol=tol)
