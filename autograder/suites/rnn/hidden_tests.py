@@ -20,17 +20,6 @@ from testkit import CheckFailed, describe, expect, expect_close, expect_equal, e
 SUITE = Path(__file__).resolve().parent
 
 
-def kit_data():
-    """The kit's data module (autograder/handout/kit_data.py), which this suite's shared_helpers ship."""
-    import importlib.util
-    import sys
-
-    if "kit_data" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("kit_data", SUITE.parent.parent / "handout" / "kit_data.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules["kit_data"] = module
-    return sys.modules["kit_data"]
 GATE_HINT = ("the rows of weight_ih/weight_hh are the gates in the order i, f, g, o (torch's order), both "
              "bias_ih and bias_hh are added, g uses tanh and i, f, o use sigmoid")
 
@@ -343,7 +332,7 @@ def cleaned_generated(tweet: str) -> str:
 
 @test("clean_tweet", "keeps every word of 200 generated tweets, in order")
 def clean_generated(sub):
-    fake_tweet = kit_data().fake_tweet
+    from kit_data import fake_tweet  # a shared helper: the grader imports it by name, as the handout does
     rng = random.Random(7)
     tweets = [fake_tweet(rng.choice([0, 2, 4]), rng) for _ in range(200)]
     expect_cleaned(sub, [(tweet, cleaned_generated(tweet)) for tweet in tweets],
@@ -376,7 +365,7 @@ def sentiment140_file(rows) -> str:
 
 def tricky_rows():
     """Generated tweets with neutral ones, then commas, quotes and latin-1 characters; first row positive."""
-    fake_tweet = kit_data().fake_tweet
+    from kit_data import fake_tweet  # a shared helper: the grader imports it by name, as the handout does
     rng = random.Random(3)
     rows = [(4, "first row: no header here")]
     rows += [(target, fake_tweet(target, rng)) for target in (rng.choice([0, 2, 4]) for _ in range(60))]

@@ -334,16 +334,6 @@ def classifier_gradients_test(sub):
 # predict_sentiment_transformer: the 85% test
 
 
-def load_reference_module():
-    """The rnn assignment's reference sentiment140 loader (shipped in autograder/handout/)."""
-    import importlib.util
-    path = SUITE.parent.parent / "handout" / "sentiment140_reference.py"
-    spec = importlib.util.spec_from_file_location("kit_sentiment140_reference", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def accuracy(predictions, labels):
     expect(isinstance(predictions, list), f"expected a list of ints, got {type(predictions).__name__}")
     expect_equal(len(predictions), len(labels), "number of predictions", "return one prediction per tweet, in order")
@@ -354,6 +344,8 @@ def accuracy(predictions, labels):
 def predictor_heldout(sub):
     from autograder.heldout import heldout_path, judge_predictions
 
-    texts, labels = load_reference_module().load_sentiment140(heldout_path(SUITE, "sentiment140_heldout.csv"))
+    from sentiment140_reference import load_sentiment140  # a shared helper, imported by name as in the handout
+
+    texts, labels = load_sentiment140(heldout_path(SUITE, "sentiment140_heldout.csv"))
     judge_predictions(sub, "predict_sentiment_transformer", texts, labels, metric=accuracy, bar=0.85,
                       higher_is_better=True, label="Transformer sentiment accuracy")
