@@ -124,20 +124,20 @@ def load_mnist(kind: str = "mnist", split: str = "train", root: Path | None = No
     """Images ``(N, 28, 28)`` uint8 and labels ``(N,)`` int64 of MNIST (``kind="mnist"``) or
     Fashion-MNIST (``kind="fashion"``), read from the IDX files (``.gz`` or unpacked), downloading
     the official files with their checksums when missing."""
+    images, labels = (read_idx(mnist_file(kind, name, root, download_missing)) for name in MNIST_FILES[split])
+    return images, labels.long()
+
+
+def mnist_file(kind: str, name: str, root: Path | None = None, download_missing: bool = True) -> Path:
+    """One IDX file (a name of ``MNIST_FILES``), unpacked or gzipped; downloaded with its MD5 when missing."""
     folder = mnist_folder(kind, root)
     base_url, md5s = MNIST_SOURCES[kind]
-    tensors = []
-    for name in MNIST_FILES[split]:
-        present = [p for p in (folder / name.removesuffix(".gz"), folder / name) if p.exists()]
-        if present:
-            path = present[0]
-        elif download_missing:
-            path = download(base_url + name, folder / name, md5s[name])
-        else:
-            raise DataUnavailable(f"{folder / name} not found; download it from {base_url + name}")
-        tensors.append(read_idx(path))
-    images, labels = tensors
-    return images, labels.long()
+    present = [p for p in (folder / name.removesuffix(".gz"), folder / name) if p.exists()]
+    if present:
+        return present[0]
+    if download_missing:
+        return download(base_url + name, folder / name, md5s[name])
+    raise DataUnavailable(f"{folder / name} not found; download it from {base_url + name}")
 
 
 def write_fake_mnist(kind: str = "mnist", root: Path | None = None, n_train: int = 600, n_test: int = 100,
