@@ -1,0 +1,188 @@
+"""What `benchmarks/reference.py` measures for each assignment with trained models.
+
+A spec says which data files the master needs (each with the handout's own fetch function, which
+downloads where there is internet and otherwise says where to put the file), which cell trains
+which model (the cell that assigns a variable), the harvest cell appended to the master (it
+collects the master's own results into ``metrics.json``), and how those metrics become rows of
+the results table. The models are the masters' own: nothing here re-implements them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+# A data requirement: (what it is, fetch(data_root) that returns its path or raises with a message).
+Requirement = tuple[str, Callable[[Path], object]]
+
+
+@dataclass(frozen=True)
+class Row:
+    model: str
+    metric: str
+    result: str
+    compare_with: str = ""
+    trained_by: str = ""  # the variable whose cell trains the model; its wall time is reported
+
+
+@dataclass(frozen=True)
+class ReferenceSpec:
+    slug: str
+    requirements: Callable[[], list[Requirement]]  # imported lazily: the helpers import torch
+    harvest: str  # code run in the master's kernel after the master; it defines `metrics` (a dict)
+    rows: Callable[[dict], list[Row]]
+    samples: bool = False  # the harvest also saves generated images (samples.pt) to judge
+
+
+def percent(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def idx_files(kind: str, what: str) -> list[Requirement]:
+    """The four IDX files of MNIST (``kind="mnist"``) or Fashion-MNIST (``"fashion"``), one by one."""
+    from kit_data import MNIST_FILES, mnist_file
+
+    return [(f"{what} {name}", lambda root, name=name: mnist_file(kind, name, root))
+            for split in ("train", "test") for name in MNIST_FILES[split]]
+
+
+# --- rnn: the LSTM on sentiment140 ------------------------------------------------------------
+
+def rnn_requirements() -> list[Requirement]:
+    from kit_data import sentiment140_csv
+
+    return [("sentiment140 (training.1600000.processed.noemoticon.csv)", sentiment140_csv)]
+
+
+def rnn_rows(m: dict) -> list[Row]:
+    return [Row("LSTM (SentimentRNN)", "sentiment140 test accuracy (20% split)", percent(m["test_accuracy"]),
+                "bar: 85%", trained_by="history")]
+
+
+RNN = ReferenceSpec(
+    "rnn", rnn_requirements,
+    harvest='metrics = {"test_accuracy": test_accuracy, "epochs": len(history["val_acc"])}',
+    rows=rnn_rows)
+
+
+# --- attention: Transformer against the tutorial's RNN seq2seq, BLEU ----------------------------
+
+def attention_requirements() -> list[Requirement]:
+    from attention_helpers import eng_fra_path, glove_path
+
+    return idx_files("mnist", "MNIST") + [("the tutorial's English-French pairs (fra-eng.zip)", eng_fra_path),
+                                          ("GloVe 6B 100d vectors (glove.6B.100d.zip)", glove_path)]
+
+
+def attention_rows(m: dict) -> list[Row]:
+    rows = []
+    for model, trained_by in (("Transformer", "transformer_losses"), ("RNN + attention (tutorial)", "rnn_losses")):
+        for decoding in ("greedy", "beam 4"):
+            rows.append(Row(f"{model}, {decoding}", f"BLEU on {m['sentences']} held-out pairs",
+                            f"{m['bleu'][f'{model}|{decoding}']:.2f}",
+                            "the RNN rows" if model == "Transformer" else "", trained_by))
+    return rows
+
+
+ATTENTION = ReferenceSpec(
+    "attention", attention_requirements,
+    harvest=('metrics = {"sentences": len(eval_pairs), '
+             '"bleu": {f"{name}|{decoding}": bleu for (name, decoding), (bleu, _) in results.items()}}'),
+    rows=attention_rows)
+
+
+# --- transformers: Transformer sentiment, its LSTM comparison, the language model ---------------
+
+def transformers_requirements() -> list[Requirement]:
+    from kit_data import sentiment140_csv
+    from transformers_data import tiny_shakespeare
+
+    return [("Tiny Shakespeare (input.txt)", tiny_shakespeare),
+            ("sentiment140 (training.1600000.processed.noemoticon.csv)", sentiment140_csv)]
+
+
+def transformers_rows(m: dict) -> list[Row]:
+    return [
+        Row("Transformer encoder classifier", "sentiment140 test accuracy (20% split)",
+            percent(m["transformer_accuracy"]), "bar: 85%", "classifier_seconds"),
+        Row("LSTM, same data and budget", "sentiment140 test accuracy (20% split)", percent(m["lstm_accuracy"]),
+            "the Transformer row", "lstm_seconds"),
+        Row("decoder-only language model", "Tiny Shakespeare validation perplexity (characters)",
+            f"{m['decoder_val_ppl']:.2f}", f"uniform guess: {m['vocabulary'] - 1}", "decoder_losses"),
+    ]
+
+
+TRANSFORMERS = ReferenceSpec(
+    "transformers", transformers_requirements,
+    harvest=('metrics = {"transformer_accuracy": transformer_accuracy, "lstm_accuracy": lstm_accuracy, '
+             '"decoder_val_ppl": decoder_val_ppl, "vocabulary": len(tokenizer)}'),
+    rows=transformers_rows)
+
+
+# --- gnn: GNN against the features-only MLP on chameleon ---------------------------------------
+
+def gnn_requirements() -> list[Requirement]:
+    from gnn_data import fetch_raw
+
+    return [("WikipediaNetwork chameleon (chameleon.npz)", lambda root: fetch_raw(root / "wikipedia", "chameleon"))]
+
+
+def gnn_rows(m: dict) -> list[Row]:
+    return [Row("GNN regressor", "chameleon test MAE (traffic)", f"{m['gnn_mae']:.3f}",
+                f"constant: {m['constant_mae']:.3f}", "gnn_history"),
+            Row("features-only MLP", "chameleon test MAE (traffic)", f"{m['mlp_mae']:.3f}", "the GNN row",
+                "mlp_history")]
+
+
+GNN = ReferenceSpec(
+    "gnn", gnn_requirements,
+    harvest=('metrics = {"gnn_mae": gnn_history["test"][-1], "mlp_mae": mlp_history["test"][-1], '
+             '"constant_mae": float(constant_mae)}'),
+    rows=gnn_rows)
+
+
+# --- generative: samples of the four models, judged by a classifier the script trains ------------
+
+def generative_requirements() -> list[Requirement]:
+    return idx_files("fashion", "Fashion-MNIST")
+
+
+GENERATIVE_HARVEST = '''
+import os as _os
+_count = 100 if SMOKE else 1000
+torch.manual_seed(0)
+_asked_for = torch.arange(10, device=device).repeat_interleave(_count // 10)
+with torch.no_grad():
+    generator.eval(), cond_generator.eval(), vae.eval()
+    _samples = {
+        "GAN": (generator(torch.randn(_count, LATENT_DIM, device=device)) + 1) / 2,
+        "conditional GAN": (cond_generator(torch.randn(len(_asked_for), LATENT_DIM, device=device), _asked_for) + 1) / 2,
+        "VAE": vae.decode(torch.randn(_count, VAE_LATENT_DIM, device=device)),
+        "DDPM": torch.cat([(ddpm_sample(noise_model, betas, count=n, snapshots=1)[0] + 1) / 2
+                           for n in [250] * (_count // 250) + [_count % 250] if n]),
+    }
+_samples = {name: images.float().clamp(0, 1).cpu() for name, images in _samples.items()}
+torch.save({"images": _samples, "asked_for": _asked_for.cpu()}, _os.path.join(_os.environ["KIT_REFERENCE_OUT"], "samples.pt"))
+metrics = {"samples": _count}
+'''
+
+
+def generative_rows(m: dict) -> list[Row]:
+    """Filled in by the script after it has scored the samples (see ``sample_quality``)."""
+    quality = m["quality"]
+    rows = [Row("Fashion-MNIST classifier (the yardstick)", "test accuracy", percent(quality["classifier_accuracy"])),
+            Row("real test images", "classifier score", f"{quality['real']:.2f}", "at most 10")]
+    trained_by = {"GAN": "gan_history", "conditional GAN": "cgan_history", "VAE": "vae_history",
+                  "DDPM": "ddpm_history"}
+    for model, variable in trained_by.items():
+        rows.append(Row(model, f"classifier score of {m['samples']} samples", f"{quality[model]:.2f}",
+                        "real test images", variable))
+    rows.append(Row("conditional GAN", "label agreement (class asked for = class seen)",
+                    percent(quality["agreement"]), "chance: 10%"))
+    return rows
+
+
+GENERATIVE = ReferenceSpec("generative", generative_requirements, GENERATIVE_HARVEST, generative_rows,
+                           samples=True)
+
+SPECS = {spec.slug: spec for spec in (RNN, ATTENTION, TRANSFORMERS, GNN, GENERATIVE)}
