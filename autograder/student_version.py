@@ -21,6 +21,7 @@ from autograder.suite import KIT_ROOT, Suite
 STUB_PROMPT = "raise NotImplementedError  # TODO: write your code here (see the comments above)"
 ANSWER_PLACEHOLDER = "_Type your answer here, replacing this text._"
 CODE_PLACEHOLDER = "# TODO: write your code here"
+MASTER_ONLY_TAG = "master-only"
 
 
 def student_notebook(suite: Suite) -> nbformat.NotebookNode:
@@ -52,6 +53,13 @@ def write_setup_cell(notebook, suite: Suite):
     setup[0].source = template.substitute(
         handout_url=course["handout_url"].format(slug=suite.slug),
         colab_packages=json.dumps(suite.colab_packages)).rstrip("\n")
+    return notebook
+
+
+def drop_staff_notes(notebook, suite: Suite):
+    """Cells tagged ``master-only`` (notes for course staff, such as how the shipped checkpoint was
+    made) stay in the master."""
+    notebook.cells = [c for c in notebook.cells if MASTER_ONLY_TAG not in c.get("metadata", {}).get("tags", [])]
     return notebook
 
 
@@ -114,7 +122,7 @@ def clear_outputs_and_metadata(notebook, suite: Suite):
     return notebook
 
 
-STEPS = [write_setup_cell, replace_written_answers, strip_code_solutions, clear_outputs_and_metadata]
+STEPS = [write_setup_cell, drop_staff_notes, replace_written_answers, strip_code_solutions, clear_outputs_and_metadata]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -90,6 +90,20 @@ def test_written_answers_become_empty_cells_with_their_points():
     assert not any(c["cell_type"] == "raw" for c in notebook["cells"])
 
 
+@pytest.mark.parametrize("slug", SLUGS)
+def test_staff_notes_tagged_master_only_stay_in_the_master(slug):
+    master = nbformat.read(str(load_suite(slug).master_path), as_version=4)
+    notes = [c.source for c in master.cells if "master-only" in c.get("metadata", {}).get("tags", [])]
+    handout = handout_files(load_suite(slug))[f"{slug}.ipynb"].decode()
+    assert not any(note.splitlines()[0] in handout for note in notes if note.strip())
+
+
+def test_the_rnn_note_on_how_its_checkpoint_was_made_is_for_staff_only():
+    master = nbformat.read(str(load_suite("rnn").master_path), as_version=4)
+    assert any("What the reference model reaches" in c.source for c in master.cells)
+    assert "What the reference model reaches" not in handout_files(load_suite("rnn"))["rnn.ipynb"].decode()
+
+
 def test_the_student_notebook_starts_with_the_colab_setup_cell():
     notebook = json.loads(handout_files(load_suite("foundations"))["foundations.ipynb"])
     setup = "".join(notebook["cells"][0]["source"])
