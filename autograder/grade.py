@@ -30,8 +30,9 @@ def grade_submission(suite: Suite, path: Path, sandbox_user: str | None = None) 
         extraction = extract_definitions(submission.notebook, set(suite.graded_names))
         if sandbox_user:
             _hand_over(workdir, Path(scratch), sandbox_user)
-        sandbox = SandboxedSubmission(extraction, workdir, suite.limits, user=sandbox_user)
-        sandbox.start()  # the child imports torch while we import the tests
+        sandbox = SandboxedSubmission(extraction, workdir, suite.limits, user=sandbox_user,
+                                      preload=("torch", *suite.preload))
+        sandbox.start()  # before the tests and held-out data are loaded: the child may be a fork of us
         try:
             graded = [GradedTest(run_test(fn, sandbox), hidden) for fn, hidden in suite.tests()]
         finally:

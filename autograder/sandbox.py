@@ -5,6 +5,9 @@ limits on address space, CPU time, file size and process count, in a new session
 process group can be killed), in a scratch copy of the submission, optionally as an unprivileged
 user (Gradescope), and talks to it only through ``autograder.channel``.
 
+The first child is forked from the grading process once torch is imported, so that the import is
+paid once (``autograder.fork_start`` says when that is safe); a restarted child is exec'd fresh.
+
 When a statement hangs or kills the child while loading, that statement is left out and the child
 is started again, so a broken cell costs only what it defines. When a probe hangs or kills the
 child, that test fails with a one-line reason and the next test gets a fresh child.
@@ -23,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from autograder import channel, containment
+from autograder import channel, containment, fork_start
 from autograder.extract import Extraction
 from autograder.testkit import SandboxError, StudentCodeError
 
@@ -47,7 +50,7 @@ class Limits:
 
 @dataclass
 class _Child:
-    process: subprocess.Popen
+    process: subprocess.Popen | fork_start.ForkedProcess
     request_fd: int
     reply_fd: int
 
@@ -60,6 +63,7 @@ class SandboxedSubmission:
     workdir: Path
     limits: Limits = field(default_factory=Limits)
     user: str | None = None  # run the child as this user (Gradescope's "student")
+    preload: tuple[str, ...] = ("torch",)  # imported by the grader first, shared with a forked child
     isolation: bool = True  # read-only file system and no network, where the OS permits it
     excluded: set[int] = field(default_factory=set)
     load_errors: dict[int, str] = field(default_factory=dict)
@@ -72,6 +76,7 @@ class SandboxedSubmission:
         self._child: _Child | None = None
         self._loading = False
         self._restarts = 0
+        self._may_fork = fork_start.can_fork()  # the first child only: see autograder.fork_start
         self._deadline = time.monotonic() + self.limits.total_seconds
 
     # -- what tests call -----------------------------------------------------------------------
@@ -197,7 +202,18 @@ class SandboxedSubmission:
     def _spawn(self) -> _Child:
         request_read, request_write = os.pipe()
         reply_read, reply_write = os.pipe()
-        env = {
+        if self._may_fork:
+            self._may_fork = False
+            fork_start.preload(self.preload)
+            process = fork_start.fork_child(self.workdir, self._child_env(), (request_read, reply_write), self._box_forked)
+        else:
+            process = self._exec_child(request_read, reply_write)
+        os.close(request_read)
+        os.close(reply_write)
+        return _Child(process, request_write, reply_read)
+
+    def _child_env(self) -> dict[str, str]:
+        return {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "PYTHONPATH": str(KIT_ROOT),
             "HOME": str(self.workdir),
@@ -209,6 +225,9 @@ class SandboxedSubmission:
             "PYTHONDONTWRITEBYTECODE": "1",
             "TMPDIR": str(self.workdir),  # the only writable place when isolated
         }
+
+    def _exec_child(self, request_read: int, reply_write: int) -> subprocess.Popen:
+        env = self._child_env()
         command = [sys.executable, "-m", "autograder.sandbox_child", str(request_read), str(reply_write)]
         options = dict(cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, pass_fds=(request_read, reply_write), start_new_session=True,
@@ -218,9 +237,16 @@ class SandboxedSubmission:
         except subprocess.SubprocessError:  # namespaces not permitted here: limits and user only
             self.isolation = False
             process = subprocess.Popen(command, **options)
-        os.close(request_read)
-        os.close(reply_write)
-        return _Child(process, request_write, reply_read)
+        return process
+
+    def _box_forked(self) -> None:
+        """The same box for a forked child; where namespaces are not permitted, it goes without,
+        as an exec'd child does after its first try."""
+        try:
+            self._limit_child()
+        except OSError:
+            self.isolation = False
+            self._limit_child()
 
     def _limit_child(self) -> None:
         """Runs in the child between fork and exec: see ``autograder.containment``."""

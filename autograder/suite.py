@@ -42,6 +42,8 @@ class Suite:
     colab_packages: list[str] = field(default_factory=list)
     shared_helpers: list[str] = field(default_factory=list)
     word_limits: dict[str, int] = field(default_factory=dict)  # written answer -> words (a warning)
+    preload: list[str] = field(default_factory=list)  # libraries besides torch that the grader imports
+    # before starting the submission's process, which then shares them (see autograder.fork_start)
     limits: Limits = field(default_factory=Limits)
 
     @property
