@@ -45,6 +45,8 @@ def cmd_grade(args) -> int:
     from autograder.suite import load_suite
 
     suite = load_suite(args.slug)
+    if args.sandbox_user:
+        containment.check_sandbox_user(args.sandbox_user)
     containment.become_subreaper()  # a submission's daemons end up as our children, and die with us
     try:
         document = grade_submission(suite, Path(args.submission), sandbox_user=args.sandbox_user)

@@ -61,6 +61,44 @@ def drop_privileges(user: str) -> None:
     os.setuid(record.pw_uid)
 
 
+def check_sandbox_user(user: str) -> None:
+    """Fail with one line, before grading, when ``user`` does not exist or cannot reach the Python
+    installation (a Python under /root, say): its code could not import the standard library."""
+    import pwd
+    import sysconfig
+
+    from autograder.errors import UserError
+
+    try:
+        record = pwd.getpwnam(user)
+    except KeyError:
+        raise UserError(f"no user {user!r} on this machine: create it (Gradescope's setup.sh does) or "
+                        "grade without --sandbox-user") from None
+    for what in ("stdlib", "purelib"):
+        blocked = first_closed_folder(Path(sysconfig.get_paths()[what]), record.pw_uid, record.pw_gid)
+        if blocked:
+            raise UserError(f"the sandbox user {user!r} cannot enter {blocked}, on the way to Python's {what} "
+                            f"({sysconfig.get_paths()[what]}): install Python where every user can read it, "
+                            "or grade without --sandbox-user")
+
+
+def first_closed_folder(path: Path, uid: int, gid: int) -> Path | None:
+    """The first folder from / down to ``path`` that the user (uid, gid) may not enter, if any."""
+    import stat
+
+    for folder in [*reversed(path.parents), path]:
+        info = folder.stat()
+        if info.st_uid == uid:
+            allowed = info.st_mode & stat.S_IXUSR
+        elif info.st_gid == gid:
+            allowed = info.st_mode & stat.S_IXGRP
+        else:
+            allowed = info.st_mode & stat.S_IXOTH
+        if not allowed:
+            return folder
+    return None
+
+
 def become_subreaper() -> None:
     """Orphaned descendants of this process are re-parented to it (Linux), so they can be reaped."""
     try:

@@ -33,3 +33,32 @@ def test_a_submission_of_the_wrong_kind_is_refused(tmp_path):
 def test_grade_batch_on_a_missing_folder(tmp_path):
     message = one_line_error(run_kit("grade-batch", "foundations", str(tmp_path / "nowhere")))
     assert "not a folder" in message
+
+
+def test_an_unknown_sandbox_user_is_named_before_grading(kit_root):
+    message = one_line_error(run_kit("grade", "foundations", str(kit_root / "solutions" / "foundations.ipynb"),
+                                     "--sandbox-user", "no-such-student-user"))
+    assert "no user 'no-such-student-user'" in message and "setup.sh" in message
+
+
+def test_a_folder_the_sandbox_user_cannot_enter_is_found():
+    """A Python under a closed folder (as under /root) would let the child import nothing new."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from autograder.containment import first_closed_folder
+
+    base = Path(tempfile.mkdtemp())  # under /tmp, which every user may enter
+    try:
+        base.chmod(0o755)
+        closed = base / "closed"
+        inside = closed / "lib" / "python3"
+        inside.mkdir(parents=True)
+        closed.chmod(0o700)
+        nobody = 65534
+        assert first_closed_folder(inside, uid=nobody, gid=nobody) == closed
+        closed.chmod(0o755)
+        assert first_closed_folder(inside, uid=nobody, gid=nobody) is None
+    finally:
+        shutil.rmtree(base)
