@@ -166,7 +166,7 @@ def assigned_names(source: str) -> set[str]:
 
 # --- the generative models' samples -------------------------------------------------------------
 
-def judge_samples(run_dir: Path, data_root: Path, smoke: bool, grids_dir: Path | None) -> dict:
+def judge_samples(run_dir: Path, data_root: Path, smoke: bool, grids_dir: Path) -> dict:
     """Train the yardstick classifier, score each model's samples, and draw the grids."""
     import torch
     from generative_helpers import fashion_mnist
@@ -183,8 +183,7 @@ def judge_samples(run_dir: Path, data_root: Path, smoke: bool, grids_dir: Path |
                "real": classifier_score(classifier, test_images[:len(images["GAN"])]),
                "agreement": label_agreement(classifier, images["conditional GAN"], saved["asked_for"])}
     quality.update({name: classifier_score(classifier, batch) for name, batch in images.items()})
-    if grids_dir is not None:
-        draw_grids(images, grids_dir)
+    draw_grids(images, grids_dir)
     return quality
 
 
@@ -218,7 +217,7 @@ def run_reference(spec: ReferenceSpec, args, machine: str) -> Outcome:
     try:
         notebook, metrics = execute_master(spec, run_dir, args.data, args.smoke)
         if spec.samples:
-            grids = None if args.smoke else args.results / "reference"
+            grids = run_dir if args.smoke else args.results / "reference"  # smoke: beside the run
             metrics["quality"] = judge_samples(run_dir, args.data, args.smoke, grids)
     except RuntimeError as failure:
         outcome.error = str(failure)

@@ -45,8 +45,13 @@ def test_grading_benchmark_smoke_times_the_kit_beside_otter():
 
 
 @pytest.fixture(scope="module")
-def smoke_report():
-    result = run_script("reference.py", "--smoke")
+def smoke_runs(tmp_path_factory):
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.fixture(scope="module")
+def smoke_report(smoke_runs):
+    result = run_script("reference.py", "--smoke", "--runs", str(smoke_runs))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return sections(result.stdout)
 
@@ -68,6 +73,13 @@ def test_reference_smoke_scores_the_generated_samples_on_the_yardstick_scale(smo
     rows = {(row[0], row[1].split(" ")[0]): row[2] for row in table_rows(smoke_report["generative"])}
     for model in ("GAN", "conditional GAN", "VAE", "DDPM", "real test images"):
         assert 1.0 <= float(rows[model, "classifier"]) <= 10.0, rows
+
+
+def test_reference_smoke_draws_a_grid_per_generative_model(smoke_report, smoke_runs):
+    grids = sorted(p.name for p in (smoke_runs / "generative").glob("generative_*.png"))
+    assert grids == ["generative_conditional_gan.png", "generative_ddpm.png", "generative_gan.png",
+                     "generative_vae.png"]
+    assert all((smoke_runs / "generative" / name).stat().st_size > 5000 for name in grids)
 
 
 def test_reference_offline_names_each_missing_file_with_its_url_and_place(tmp_path):
