@@ -75,10 +75,11 @@ def check_sandbox_user(user: str) -> None:
         raise UserError(f"no user {user!r} on this machine: create it (Gradescope's setup.sh does) or "
                         "grade without --sandbox-user") from None
     for what in ("stdlib", "purelib"):
-        blocked = first_closed_folder(Path(sysconfig.get_paths()[what]), record.pw_uid, record.pw_gid)
+        target = Path(sysconfig.get_paths()[what])
+        blocked = first_closed_folder(target, record.pw_uid, record.pw_gid)
         if blocked:
             raise UserError(f"the sandbox user {user!r} cannot enter {blocked}, on the way to Python's {what} "
-                            f"({sysconfig.get_paths()[what]}): install Python where every user can read it, "
+                            f"({target}): install Python where every user can read it, "
                             "or grade without --sandbox-user")
 
 

@@ -96,19 +96,6 @@ def make_helpers_importable(slug: str) -> None:
 
 # --- running a master ---------------------------------------------------------------------------
 
-@contextlib.contextmanager
-def environment(values: dict[str, str | None]):
-    """Set (or, for None, unset) environment variables for the kernels started inside."""
-    saved = {name: os.environ.get(name) for name in values}
-    for name, value in values.items():
-        os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
-
-
 def execute_master(spec: ReferenceSpec, run_dir: Path, data_root: Path, smoke: bool):
     """Run the staged master and its harvest cell in a Jupyter kernel; returns the executed
     notebook and the harvested metrics. Raises RuntimeError naming the failing cell."""
@@ -122,13 +109,13 @@ def execute_master(spec: ReferenceSpec, run_dir: Path, data_root: Path, smoke: b
                "with open(_os.path.join(_os.environ['KIT_REFERENCE_OUT'], 'metrics.json'), 'w') as _out:\n"
                "    _json.dump(metrics, _out)")
     notebook.cells.append(nbformat.v4.new_code_cell(harvest))
-    values = {"KIT_DATA": str(data_root.resolve()), "KIT_REFERENCE_OUT": str(run_dir.resolve()),
-              "MPLBACKEND": "Agg", "KIT_SMOKE": "1" if smoke else None}
+    env = {name: value for name, value in os.environ.items() if name != "KIT_SMOKE"}
+    env |= {"KIT_DATA": str(data_root.resolve()), "KIT_REFERENCE_OUT": str(run_dir.resolve()), "MPLBACKEND": "Agg"}
+    env |= {"KIT_SMOKE": "1"} if smoke else {}
     client = NotebookClient(notebook, timeout=600 if smoke else None, kernel_name="python3",
                             resources={"metadata": {"path": str(run_dir)}})
     try:
-        with environment(values):
-            client.execute()
+        client.execute(env=env)  # jupyter_client starts the kernel with exactly this environment
     except CellExecutionError:
         raise RuntimeError(first_error(notebook)) from None
     finally:
@@ -256,12 +243,12 @@ def section(outcome: Outcome) -> list[str]:
     return lines + [""]
 
 
-def report(outcomes: list[Outcome], smoke: bool, grids_dir: Path) -> str:
-    title = ("# Reference pipeline, smoke run (generated data: the figures only show that it runs)" if smoke
-             else "# The reference models on the real data sets")
+def report(outcomes: list[Outcome], grids_dir: Path) -> str:
+    """benchmarks/results/reference.md (real-data runs only: a smoke run prints its sections)."""
+    title = "# The reference models on the real data sets"
     intro = ["Made by `benchmarks/reference.py`: each master trained in a Jupyter kernel, in full mode. "
              "Every figure was measured in the run its section names; a section without figures says why."]
-    grids = sorted(grids_dir.glob("generative_*.png")) if not smoke else []
+    grids = sorted(grids_dir.glob("generative_*.png"))
     if grids:
         intro += ["", "Sample grids: " + ", ".join(f"[{p.stem.removeprefix('generative_')}](reference/{p.name})"
                                                     for p in grids) + "."]
@@ -310,7 +297,7 @@ def run_all(args) -> int:
             (outcomes_dir / f"{slug}.json").write_text(json.dumps(asdict(outcome), indent=1) + "\n")
     if not args.smoke:
         everything = saved_outcomes(args.results / "reference")
-        text = report([everything[slug] for slug in SPECS if slug in everything], False, args.results / "reference")
+        text = report([everything[slug] for slug in SPECS if slug in everything], args.results / "reference")
         (args.results / "reference.md").write_text(text)
         print(f"wrote {args.results / 'reference.md'}")
     return 1 if any(outcome.error for outcome in outcomes) else 0
