@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))  # kit_extract.py, the grader's own notebook reader, sits beside this file
+sys.path.insert(0, str(HERE))  # coursekit/, the runtime with the grader's own notebook reader, sits beside this file
 DATASET_PATTERNS = ["*.csv", "*.tsv", "*-ubyte*", "*.idx*", "*.npz", "*.tar*", "*.gz", "glove*.txt", "*.parquet"]
 
 
@@ -59,7 +59,7 @@ def read_notebook(path: Path) -> dict:
 
 
 def check_not_the_stub(path: Path, notebook: dict, manifest: dict) -> None:
-    from kit_extract import code_fingerprint
+    from coursekit.notebook import code_fingerprint
 
     if hashlib.sha256(path.read_bytes()).hexdigest() == manifest["stub_sha256"] or \
             code_fingerprint(notebook) == manifest["stub_code_sha256"]:
@@ -70,7 +70,7 @@ def check_not_the_stub(path: Path, notebook: dict, manifest: dict) -> None:
 
 def graded_name_warnings(notebook: dict, manifest: dict) -> list[str]:
     """Graded names that are missing, still stubs, or in cells that do not parse."""
-    from kit_extract import extract_definitions, is_stub
+    from coursekit.notebook import extract_definitions, is_stub
 
     names = manifest["graded_names"]
     extraction = extract_definitions(notebook, set(names))
@@ -151,7 +151,7 @@ def collect(folder: Path, notebook_name: str | None = None) -> Path:
 
 
 # ----------------------------------------------------------------------------------------------
-# Written answers: a separate file for Gradescope's hand-graded part (kit_written.py does the work)
+# Written answers: a separate file for Gradescope's hand-graded part (coursekit.written does the work)
 
 
 def written_answers(folder: Path, notebook: dict, manifest: dict) -> list[str]:
@@ -160,13 +160,10 @@ def written_answers(folder: Path, notebook: dict, manifest: dict) -> list[str]:
     if not questions:
         return []
     try:
-        from kit_written import export_written_answers
+        from coursekit.written import export_written_answers
     except ImportError:
-        try:
-            from autograder.written_answers import export_written_answers
-        except ImportError:
-            return ["warning: kit_written.py is missing from this folder, so your written answers were not "
-                    "exported; download the handout again, or print the notebook to PDF yourself"]
+        return ["warning: coursekit/ is missing from this folder, so your written answers were not "
+                "exported; download the handout again, or print the notebook to PDF yourself"]
     try:
         result = export_written_answers(notebook, questions, folder / f"{manifest['slug']}_written_answers",
                                         manifest.get("title", manifest["slug"]))

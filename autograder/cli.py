@@ -18,9 +18,8 @@ def cmd_build(args) -> int:
         return cmd_build_nbgrader(args)
     for slug in resolve_slugs(args.slugs):
         suite = load_suite(slug)
-        files = handout_files(suite)
-        write_handout(suite, files, force=args.force)
-        target = write_release(suite, files)
+        write_handout(suite, force=args.force)
+        target = write_release(suite, handout_files(suite))
         print(f"built {slug}: assignments/{slug}/ and {target.relative_to(Path.cwd()) if target.is_relative_to(Path.cwd()) else target}/")
     return 0
 

@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 
 from autograder.errors import SubmissionUnreadable
-from autograder.extract import extract_definitions
+from coursekit.notebook import extract_definitions
 from autograder.results import GradedTest, results_json, unreadable_results
 from autograder.sandbox import SandboxedSubmission
 from autograder.submission import open_submission
-from autograder.suite import Suite
-from autograder.testkit import run_test
+from autograder.suite import Suite, runtime_files
+from coursekit.testing import run_test
 
 
 def grade_submission(suite: Suite, path: Path, sandbox_user: str | None = None) -> dict:
@@ -41,9 +41,10 @@ def grade_submission(suite: Suite, path: Path, sandbox_user: str | None = None) 
 
 
 def install_helpers(suite: Suite, workdir: Path) -> None:
-    """Put the kit's own copies of the handout's helper files beside the notebook, replacing any
-    the student edited: graded code imports the helpers as they were handed out."""
-    for name, source in suite.helper_files().items():
+    """Put the kit's own copies of the handout's helper files and runtime beside the notebook,
+    replacing any the student edited: graded code imports them as they were handed out."""
+    for name, source in {**suite.helper_files(), **runtime_files()}.items():
+        (workdir / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, workdir / name)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from autograder.testkit import CheckFailed, call, describe, expect
+from coursekit.testing import CheckFailed, call, describe, expect
 
 
 def heldout_path(suite_folder: Path, filename: str) -> Path:

@@ -4,8 +4,8 @@
 
     nbgrader_config.py                 course settings (run nbgrader from this folder)
     source/<slug>/<slug>.ipynb         the master with nbgrader's markers and metadata
-    source/<slug>/*.py                 what the notebook imports: testkit, helpers, public tests,
-                                       kit_nbgrader.py (runs one kit test in the notebook)
+    source/<slug>/                     what the notebook imports: the coursekit runtime, helpers,
+                                       public tests, kit_nbgrader.py (runs one kit test in the notebook)
     kit_hidden/<slug>/hidden_tests.py  the hidden tests: outside source/, so never released
 
 Like the student version, the conversion is a list of small steps, each a function from notebook
@@ -15,7 +15,7 @@ to notebook (``STEPS``):
   one-line ``... # SOLUTION`` becomes a one-line region) and their cells become solution cells;
 * each hand-graded question's answer cells become one "manually graded answer" cell worth its points;
 * every kit test becomes one autograded-test cell worth the test's points, which runs that test on
-  the notebook's globals through ``testkit.LocalSubmission``; a hidden test's call sits between
+  the notebook's globals through ``coursekit.testing.LocalSubmission``; a hidden test's call sits between
   ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``, so nbgrader strips it from the release and
   puts it back when it autogrades.
 
@@ -32,8 +32,8 @@ from pathlib import Path
 import nbformat
 
 from autograder.master import SETUP_TAG, raw_marker, read_master, written_questions
-from autograder.suite import KIT_ROOT, Suite, load_test_module
-from autograder.testkit import collect_tests
+from autograder.suite import KIT_ROOT, Suite, load_test_module, runtime_files
+from coursekit.testing import collect_tests
 
 DEFAULT_COURSE_DIR = KIT_ROOT / "release" / "nbgrader"
 HIDDEN_DIR = "kit_hidden"
@@ -41,7 +41,7 @@ RUNNER = "kit_nbgrader.py"
 SCHEMA_VERSION = 3
 
 SETUP_SOURCE = """# Set-up: run this cell first. The helper files sit beside this notebook.
-from testkit import check  # self-checks: check("name") prints what passed"""
+from coursekit.testing import check  # self-checks: check("name") prints what passed"""
 
 RUNNER_SOURCE = '''"""Runs one of the course kit's tests inside this notebook (nbgrader's autograded-test cells).
 
@@ -54,7 +54,7 @@ import sys
 import types
 from pathlib import Path
 
-import testkit
+from coursekit import testing
 
 _MODULES = {}
 
@@ -74,15 +74,12 @@ def _test_file(slug, filename):
 def _module(slug, filename):
     if (slug, filename) not in _MODULES:
         path = _test_file(slug, filename)
-        sys.modules.setdefault("testkit", testkit)
         try:
             import autograder  # noqa: F401 (the kit, where it is installed)
         except ImportError:
             shim = types.ModuleType("autograder")
             shim.__path__ = [str(path.parent / "kit_autograder")]
             sys.modules["autograder"] = shim
-        # One testkit for the tests, autograder.heldout and this runner, so failures are recognised.
-        sys.modules.setdefault("autograder.testkit", testkit)
         spec = importlib.util.spec_from_file_location(f"kit_nbgrader_{slug}_{path.stem}", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
@@ -94,7 +91,7 @@ def run_test(slug, filename, function):
     """Run one test on the calling notebook's globals; raise AssertionError with its message if it fails."""
     namespace = sys._getframe(1).f_globals
     test = getattr(_module(slug, filename), function)
-    outcome = testkit.run_test(test, testkit.LocalSubmission(namespace))
+    outcome = testing.run_test(test, testing.LocalSubmission(namespace))
     if not outcome.passed:
         raise AssertionError(f"{outcome.spec.name}: {outcome.message}")
     print(f"passed: {outcome.spec.name}")
@@ -135,13 +132,12 @@ def export_assignment(suite: Suite, course_dir: Path) -> Path:
             shutil.rmtree(folder)  # build output: regenerated from the master every time
         folder.mkdir(parents=True)
     nbformat.write(nbgrader_notebook(suite), str(source / f"{suite.slug}.ipynb"))
-    for name, path in suite.helper_files().items():
-        if name != "kit_extract.py":  # only collect_submission.py needs it
-            shutil.copy2(path, source / name)
-    shutil.copy2(suite.folder / "public_tests.py", source / "public_tests.py")
+    for name, path in {**runtime_files(), **suite.helper_files(), "public_tests.py": suite.public_tests_path}.items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, source / name)
     (source / RUNNER).write_text(RUNNER_SOURCE)
-    if (suite.folder / "hidden_tests.py").exists():
-        shutil.copy2(suite.folder / "hidden_tests.py", hidden / "hidden_tests.py")
+    if suite.hidden_tests_path.exists():
+        shutil.copy2(suite.hidden_tests_path, hidden / "hidden_tests.py")
     if (suite.folder / "heldout").is_dir():  # held-out data, real or sample, stays with the hidden tests
         shutil.copytree(suite.folder / "heldout", hidden / "heldout")
     # Hidden tests may use autograder.heldout; where the kit is not installed, this copy stands in.
@@ -266,8 +262,8 @@ def append_test_cells(notebook, suite: Suite):
         "Hidden tests appear here only when your notebook is graded.")
     heading.metadata["nbgrader"] = nbgrader_metadata("kit-tests-heading", locked=True)
     notebook.cells.append(heading)
-    for filename, hidden in (("public_tests.py", False), ("hidden_tests.py", True)):
-        path = suite.folder / filename
+    for path, hidden in ((suite.public_tests_path, False), (suite.hidden_tests_path, True)):
+        filename = path.name
         if not path.exists():
             continue
         for fn in collect_tests(load_test_module(path, suite.slug)):

@@ -1,6 +1,8 @@
 """The release stage: the student handout folder and the zips an instructor uploads.
 
-``assignments/<slug>/`` (committed) is what a student is handed. ``release/<slug>/`` (built) holds
+``assignments/<slug>/`` is what a student is handed: its notebook and ``assignment.json`` are
+generated from the master and committed, its public tests and helpers are authored there, and the
+runtime every handout carries (``coursekit/``, ``collect_submission.py``) is copied in, not committed. ``release/<slug>/`` (built) holds
 ``<slug>-handout.zip``, Gradescope's ``autograder.zip`` and ``grading.md``, the list of autograded
 and hand-graded points.
 """
@@ -13,26 +15,36 @@ import zipfile
 from pathlib import Path
 
 from autograder.errors import UserError
-from autograder.extract import code_fingerprint
+from coursekit.notebook import code_fingerprint
 from autograder.master import read_master, written_questions
 from autograder.student_version import render, student_notebook
-from autograder.suite import KIT_ROOT, Suite
+from autograder.suite import KIT_ROOT, Suite, common_handout_files, runtime_files
 
 RELEASE_DIR = KIT_ROOT / "release"
 GRADESCOPE_DIR = Path(__file__).resolve().parent / "gradescope"
 
 
 def handout_files(suite: Suite) -> dict[str, bytes]:
-    """Every file of ``assignments/<slug>/``, by name, as ``build`` writes them."""
-    notebook_text = render(student_notebook(suite))
-    files = {f"{suite.slug}.ipynb": notebook_text.encode()}
-    files["public_tests.py"] = (suite.folder / "public_tests.py").read_bytes()
-    files["collect_submission.py"] = (KIT_ROOT / "collect_submission.py").read_bytes()
-    for name, source in suite.helper_files().items():
-        files[name] = source.read_bytes()
-    generated = {name: hashlib.sha256(content).hexdigest() for name, content in sorted(files.items())}
-    files["assignment.json"] = (json.dumps(manifest(suite, notebook_text, generated), indent=2) + "\n").encode()
+    """Every file of the student handout, by its path in the handout: the generated notebook and
+    manifest, the assignment's own files, and the runtime every handout carries."""
+    files = generated_files(suite)
+    for name, path in {**suite_files(suite), **common_handout_files()}.items():
+        files[name] = path.read_bytes()
     return files
+
+
+def suite_files(suite: Suite) -> dict[str, Path]:
+    """The assignment's own handout files, authored in ``assignments/<slug>/``: public tests, helpers."""
+    return {suite.public_tests_path.name: suite.public_tests_path, **suite.helper_files()}
+
+
+def generated_files(suite: Suite) -> dict[str, bytes]:
+    """What ``build`` makes from the master and commits: the student notebook and ``assignment.json``."""
+    notebook_text = render(student_notebook(suite))
+    notebook_name = f"{suite.slug}.ipynb"
+    generated = {notebook_name: hashlib.sha256(notebook_text.encode()).hexdigest()}
+    return {notebook_name: notebook_text.encode(),
+            "assignment.json": (json.dumps(manifest(suite, notebook_text, generated), indent=2) + "\n").encode()}
 
 
 def manifest(suite: Suite, notebook_text: str, generated: dict[str, str]) -> dict:
@@ -53,17 +65,19 @@ def manifest(suite: Suite, notebook_text: str, generated: dict[str, str]) -> dic
     }
 
 
-def write_handout(suite: Suite, files: dict[str, bytes], force: bool = False) -> Path:
-    """Regenerate ``assignments/<slug>/`` from :func:`handout_files`, refusing to overwrite a file
-    that was edited by hand since the last build unless ``force``."""
+def write_handout(suite: Suite, force: bool = False) -> Path:
+    """Regenerate ``assignments/<slug>/``: the notebook and manifest from the master (refusing to
+    overwrite a hand edit unless ``force``), and the runtime copies git ignores."""
     folder = suite.handout_dir
-    edited = [] if force else hand_edited_files(folder, files)
+    generated = generated_files(suite)
+    edited = [] if force else hand_edited_files(folder, generated)
     if edited:
         names = ", ".join(f"assignments/{suite.slug}/{name}" for name in edited)
         raise UserError(f"{names} changed since the last build; put the change in the master "
                         f"(solutions/{suite.slug}.ipynb) or the suite, or rerun build with --force to overwrite")
-    folder.mkdir(parents=True, exist_ok=True)
+    files = {**generated, **{name: path.read_bytes() for name, path in common_handout_files().items()}}
     for name, content in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(content)
     return folder
 
@@ -111,8 +125,9 @@ def gradescope_files(suite: Suite) -> dict[str, Path | bytes]:
     for path in sorted(suite.folder.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
             files[f"autograder/suites/{suite.slug}/{path.relative_to(suite.folder)}"] = path
-    for name in suite.shared_helpers:
-        files[f"autograder/handout/{name}"] = engine / "handout" / name
+    files.update(runtime_files())
+    for name, path in suite_files(suite).items():
+        files[f"assignments/{suite.slug}/{name}"] = path
     return files
 
 

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.testkit import Outcome
+from coursekit.testing import Outcome
 
 
 @dataclass(frozen=True)

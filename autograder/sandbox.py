@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from autograder import channel, containment, fork_start
-from autograder.extract import Extraction
-from autograder.testkit import SandboxError, StudentCodeError
+from coursekit.notebook import Extraction
+from coursekit.testing import SandboxError, StudentCodeError
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,7 +17,7 @@ def main(request_fd: int, reply_fd: int) -> None:
     import torch
 
     from autograder import channel
-    from autograder.testkit import student_error_message, to_data
+    from coursekit.testing import student_error_message, to_data
 
     torch.set_num_threads(1)
     namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
@@ -39,7 +39,7 @@ def main(request_fd: int, reply_fd: int) -> None:
 def load(statements: list, namespace: dict, reply_fd: int) -> list:
     """Execute the kept statements in order; report each one's start so a hang can be pinned."""
     from autograder import channel
-    from autograder.testkit import student_error_message
+    from coursekit.testing import student_error_message
 
     errors = []
     for index, cell, first_line, source, names, excluded in statements:

@@ -1,13 +1,19 @@
-"""Assignments as data: one folder per slug under ``autograder/suites/``.
+"""Assignments as data: what the engine knows about one assignment, read from two folders.
 
-A suite folder holds everything the engine needs to know about one assignment, and nothing the
-engine's code must change for:
+``autograder/suites/<slug>/`` holds what only the grader sees:
 
 * ``suite.toml``: the graded names, the extra files a submission carries, limits, Colab packages;
-* ``public_tests.py``: self-checks, shipped to students and graded visibly;
 * ``hidden_tests.py``: the hidden tests, only in the Gradescope ``autograder.zip``;
-* ``handout/``: helper modules copied into the student handout (data loaders, say);
 * ``heldout/``: data the autograder keeps for judging trained models (never in the handout).
+
+``assignments/<slug>/`` holds what the student is handed, each file once:
+
+* ``<slug>.ipynb`` and ``assignment.json``: generated from the master by ``build`` (committed);
+* ``public_tests.py``: self-checks, shipped to students and graded visibly;
+* every other ``*.py``: the assignment's own helper modules (data loaders, say).
+
+The student runtime (``coursekit/``) and ``collect_submission.py`` are the same in every handout:
+``build`` writes them there from the kit's root, and git ignores those copies.
 """
 from __future__ import annotations
 
@@ -17,17 +23,14 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import testkit
+from coursekit import testing
 from autograder.errors import UserError
 from autograder.sandbox import Limits
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
-SHARED_HANDOUT_DIR = Path(__file__).resolve().parent / "handout"
-# Engine modules that students need too, and the names they have in a handout.
-KIT_HELPERS = {"testkit.py": Path(__file__).resolve().parent / "testkit.py",
-               "kit_extract.py": Path(__file__).resolve().parent / "extract.py",
-               "kit_written.py": Path(__file__).resolve().parent / "written_answers.py"}
+RUNTIME_DIR = KIT_ROOT / "coursekit"  # the student runtime, written into every handout
+COLLECT_SCRIPT = KIT_ROOT / "collect_submission.py"
 SLUGS = ("foundations", "rnn", "attention", "transformers", "gnn", "generative")
 
 
@@ -40,7 +43,6 @@ class Suite:
     extra_files: list[str] = field(default_factory=list)
     max_file_mb: float = 50.0
     colab_packages: list[str] = field(default_factory=list)
-    shared_helpers: list[str] = field(default_factory=list)
     word_limits: dict[str, int] = field(default_factory=dict)  # written answer -> words (a warning)
     preload: list[str] = field(default_factory=list)  # libraries besides torch that the grader imports
     # before starting the submission's process, which then shares them (see autograder.fork_start)
@@ -54,32 +56,46 @@ class Suite:
     def handout_dir(self) -> Path:
         return KIT_ROOT / "assignments" / self.slug
 
+    @property
+    def public_tests_path(self) -> Path:
+        return self.handout_dir / "public_tests.py"
+
+    @property
+    def hidden_tests_path(self) -> Path:
+        return self.folder / "hidden_tests.py"
+
     def helper_files(self) -> dict[str, Path]:
-        """Helper modules the handout carries, by their name there: the kit's, then the suite's."""
-        files = dict(KIT_HELPERS)
-        files.update({name: SHARED_HANDOUT_DIR / name for name in self.shared_helpers})
-        if (self.folder / "handout").is_dir():
-            files.update({p.name: p for p in sorted((self.folder / "handout").glob("*.py"))})
-        return files
+        """The assignment's own helper modules, by name: the handout's ``*.py`` files but its
+        public tests and the generated ``collect_submission.py``."""
+        skip = {self.public_tests_path.name, COLLECT_SCRIPT.name}
+        return {p.name: p for p in sorted(self.handout_dir.glob("*.py")) if p.name not in skip}
 
     def tests(self) -> list[tuple[object, bool]]:
         """``(test function, hidden)`` for every test, public ones first."""
         found = []
-        for filename, hidden in (("public_tests.py", False), ("hidden_tests.py", True)):
-            path = self.folder / filename
+        for path, hidden in ((self.public_tests_path, False), (self.hidden_tests_path, True)):
             if path.exists():
-                found += [(fn, hidden) for fn in testkit.collect_tests(load_test_module(path, self))]
+                found += [(fn, hidden) for fn in testing.collect_tests(load_test_module(path, self))]
         return found
 
 
+def runtime_files() -> dict[str, Path]:
+    """The student runtime, by its path in a handout (``coursekit/testing.py``...): graded code
+    imports it as the student's notebook does."""
+    return {f"coursekit/{p.name}": p for p in sorted(RUNTIME_DIR.glob("*.py"))}
+
+
+def common_handout_files() -> dict[str, Path]:
+    """What every handout carries besides the assignment's own files: the runtime and the packager."""
+    return {**runtime_files(), COLLECT_SCRIPT.name: COLLECT_SCRIPT}
+
+
 def load_test_module(path: Path, suite: "Suite | str"):
-    """Import a test file as the grader sees it: ``import testkit`` resolves to the kit's own
-    testkit, and the handout's helper modules import by their plain names, as in the handout."""
+    """Import a test file as the grader sees it: the handout's helper modules import by their
+    plain names, as in the handout."""
     suite = load_suite(suite) if isinstance(suite, str) else suite
-    sys.modules.setdefault("testkit", testkit)
-    for name, helper in suite.helper_files().items():
-        if name not in KIT_HELPERS:
-            _import_helper(helper)
+    for helper in suite.helper_files().values():
+        _import_helper(helper)
     name = f"kit_suite_{suite.slug}_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)

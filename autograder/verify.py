@@ -1,20 +1,21 @@
 """``verify``: the kit's promise to instructors, checked per assignment.
 
-* the committed handout (``assignments/<slug>/``) is exactly what ``build`` would write;
+* the committed student notebook and manifest (``assignments/<slug>/``) are exactly what ``build``
+  would write;
 * the master gets full marks on every autograded test;
 * the student stub gets 0 on every autograded test.
 """
 from __future__ import annotations
 
 from autograder.grade import grade_submission
-from autograder.release import handout_files
+from autograder.release import generated_files
 from autograder.suite import load_suite, resolve_slugs
 
 
 def stale_handout_files(suite) -> list[str]:
-    """Files of ``assignments/<slug>/`` that differ from what ``build`` generates."""
+    """Committed files of ``assignments/<slug>/`` that differ from what ``build`` generates."""
     stale = []
-    for name, content in handout_files(suite).items():
+    for name, content in generated_files(suite).items():
         path = suite.handout_dir / name
         if not path.exists() or path.read_bytes() != content:
             stale.append(name)

@@ -30,6 +30,7 @@ def stage_master(suite: Suite, folder: Path) -> tuple[Path, dict[str, str | byte
     notebook.write_text(json.dumps(master))
     helpers = {name: text for name, text in files.items() if name.endswith(".py")}
     for name, content in helpers.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(content.encode() if isinstance(content, str) else content)
     return notebook, helpers
 

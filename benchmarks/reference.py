@@ -177,7 +177,7 @@ def judge_samples(run_dir: Path, data_root: Path, smoke: bool, grids_dir: Path) 
 def draw_grids(images: dict, grids_dir: Path) -> None:
     """A 10 x 10 grid per model; the conditional GAN's rows are its classes."""
     import matplotlib.pyplot as plt
-    from kit_data import FASHION_CLASSES
+    from coursekit.data import FASHION_CLASSES
     from generative_helpers import show_grid
 
     grids_dir.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,7 @@ def percent(value: float) -> str:
 
 def idx_files(kind: str, what: str) -> list[Requirement]:
     """The four IDX files of MNIST (``kind="mnist"``) or Fashion-MNIST (``"fashion"``), one by one."""
-    from kit_data import MNIST_FILES, mnist_file
+    from coursekit.data import MNIST_FILES, mnist_file
 
     return [(f"{what} {name}", lambda root, name=name: mnist_file(kind, name, root))
             for split in ("train", "test") for name in MNIST_FILES[split]]
@@ -49,7 +49,7 @@ def idx_files(kind: str, what: str) -> list[Requirement]:
 # --- rnn: the LSTM on sentiment140 ------------------------------------------------------------
 
 def rnn_requirements() -> list[Requirement]:
-    from kit_data import sentiment140_csv
+    from coursekit.data import sentiment140_csv
 
     return [("sentiment140 (training.1600000.processed.noemoticon.csv)", sentiment140_csv)]
 
@@ -94,7 +94,7 @@ ATTENTION = ReferenceSpec(
 # --- transformers: Transformer sentiment, its LSTM comparison, the language model ---------------
 
 def transformers_requirements() -> list[Requirement]:
-    from kit_data import sentiment140_csv
+    from coursekit.data import sentiment140_csv
     from transformers_data import tiny_shakespeare
 
     return [("Tiny Shakespeare (input.txt)", tiny_shakespeare),

@@ -13,6 +13,15 @@ KIT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
+def handout_on_path(slug: str) -> Path:
+    """Make the handout's own helper modules importable by their plain names, as they are beside
+    the student's notebook (the one place tests put a handout on ``sys.path``); returns its folder."""
+    folder = KIT_ROOT / "assignments" / slug
+    if str(folder) not in sys.path:
+        sys.path.append(str(folder))
+    return folder
+
+
 def run_kit(*args: str, cwd: Path = KIT_ROOT, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run ``python -m autograder ARGS`` as a user would."""
     return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cwd, capture_output=True,

@@ -72,11 +72,9 @@ def test_brute_force_agrees_with_an_exhaustive_enumeration():
 
 
 def test_helpers_read_the_tutorial_format_and_filter_like_it(tmp_path):
-    import sys
+    from conftest import handout_on_path
 
-    from autograder.suite import SUITES_DIR
-
-    sys.path.insert(0, str(SUITES_DIR / SLUG / "handout"))
+    handout_on_path(SLUG)
     import attention_helpers as helpers
 
     path = helpers.write_fake_eng_fra(tmp_path / "eng-fra.txt", n=300, seed=1)

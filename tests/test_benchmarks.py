@@ -121,10 +121,11 @@ def test_classifier_score_is_ten_for_sharp_even_classes_and_one_for_a_single_cla
 def test_reference_real_mode_runs_the_masters_on_files_in_the_real_formats(tmp_path):
     """Full mode (real budgets, no smoke) on small generated files in the real formats, put where
     the real ones go: the data check passes, the masters train, and the results are kept."""
-    sys.path.insert(0, str(KIT_ROOT / "autograder" / "handout"))
-    sys.path.insert(0, str(KIT_ROOT / "autograder" / "suites" / "gnn" / "handout"))
+    from conftest import handout_on_path
+
+    handout_on_path("gnn")
     from gnn_data import write_fake_wikipedia
-    from kit_data import SENTIMENT140_TRAIN, write_fake_sentiment140
+    from coursekit.data import SENTIMENT140_TRAIN, write_fake_sentiment140
 
     data, results, runs = tmp_path / "data", tmp_path / "results", tmp_path / "runs"
     write_fake_sentiment140(data / "sentiment140" / SENTIMENT140_TRAIN, n=2000, seed=0)

@@ -1,7 +1,7 @@
 """Extraction keeps what Python would define, and nothing that trains, plots or downloads."""
 from conftest import notebook_with_cells
 
-from autograder.extract import code_fingerprint, extract_definitions, is_stub, names_in_broken_cell
+from coursekit.notebook import code_fingerprint, extract_definitions, is_stub, names_in_broken_cell
 
 GRADED = {"W_AND", "spectral_radius", "h1_next"}
 

@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent('''
     import nbformat
 
     from autograder import fork_start
-    from autograder.extract import extract_definitions
+    from coursekit.notebook import extract_definitions
     from autograder.sandbox import SandboxedSubmission
     from autograder.suite import load_suite
 
@@ -26,7 +26,7 @@ SCRIPT = textwrap.dedent('''
     import os, sys, tempfile
 
     def spy():
-        return {"grader_modules": sorted(m for m in sys.modules if m.startswith("kit_suite") or m == "testkit"),
+        return {"grader_modules": sorted(m for m in sys.modules if m.startswith("kit_suite")),
                 "hash": hash("grading is deterministic"), "cwd": os.getcwd(), "path0": sys.path[0],
                 "tmp": tempfile.gettempdir(), "pid_group": os.getpgid(0) == os.getpid()}
     """

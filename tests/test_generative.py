@@ -10,13 +10,10 @@ import torch
 from variants import _inside, master_namespace
 
 from autograder.suite import load_suite
-from autograder.testkit import LocalSubmission, run_test
+from coursekit.testing import LocalSubmission, run_test
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
-# The master imports kit_data, a helper shared by several handouts; in a handout it sits beside the
-# notebook, in the kit it lives in autograder/handout.
-sys.path.append(str(KIT_ROOT / "autograder" / "handout"))
-HANDOUT = KIT_ROOT / "autograder" / "suites" / "generative" / "handout"
+HANDOUT = KIT_ROOT / "assignments" / "generative"
 
 SLUG = "generative"
 
@@ -347,7 +344,7 @@ def handout_importable(monkeypatch):
 
 
 def test_fashion_mnist_reads_idx_files_as_floats_in_0_1(tmp_path):
-    from kit_data import write_fake_mnist
+    from coursekit.data import write_fake_mnist
 
     from generative_helpers import fashion_mnist
 
@@ -364,7 +361,7 @@ def test_fashion_mnist_reads_unpacked_idx_files(tmp_path):
     import gzip
     import shutil
 
-    from kit_data import mnist_folder, write_fake_mnist
+    from coursekit.data import mnist_folder, write_fake_mnist
 
     from generative_helpers import fashion_mnist
 

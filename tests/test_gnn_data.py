@@ -6,10 +6,10 @@ import urllib.error
 import numpy as np
 import pytest
 import torch
-from conftest import KIT_ROOT, grade
+from conftest import KIT_ROOT, grade, handout_on_path
 
 SUITE = KIT_ROOT / "autograder" / "suites" / "gnn"
-sys.path.insert(0, str(SUITE / "handout"))
+handout_on_path("gnn")
 import gnn_data  # noqa: E402
 
 

@@ -163,7 +163,7 @@ def test_run_autograder_survives_an_empty_submission_and_a_dead_interpreter(tmp_
 
 def test_leaderboard_format():
     """results.json's leaderboard, as the engine writes it for a trained-model test."""
-    from autograder.testkit import Outcome, TestSpec
+    from coursekit.testing import Outcome, TestSpec
     from autograder.results import GradedTest
 
     spec = TestSpec("predict_sentiment", "reaches 85% on held-out tweets", 3.0)

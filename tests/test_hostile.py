@@ -282,7 +282,7 @@ def isolation_available() -> bool:
 @pytest.mark.skipif(not isolation_available(), reason="namespaces not permitted: the grader files are "
                     "protected by the sandbox user instead (Gradescope)")
 def test_deleting_or_modifying_the_graders_files_is_impossible(tmp_path):
-    targets = [HIDDEN_TESTS, KIT_ROOT / "autograder" / "testkit.py", KIT_ROOT / "autograder" / "results.py"]
+    targets = [HIDDEN_TESTS, KIT_ROOT / "coursekit" / "testing.py", KIT_ROOT / "autograder" / "results.py"]
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in targets}
     vandal = f'''
 import os

@@ -13,8 +13,8 @@ import pytest
 from variants import _inside, master_namespace
 from variants import scores as all_scores
 
-from autograder.suite import SHARED_HANDOUT_DIR, load_suite
-from autograder.testkit import LocalSubmission, run_test
+from autograder.suite import load_suite
+from coursekit.testing import LocalSubmission, run_test
 
 SLUG = "rnn"
 
@@ -39,15 +39,6 @@ def scores(replacement: str, name: str) -> tuple[float, float]:
 
 def messages(replacement: str, name: str) -> list[str]:
     return [o.message for o in outcomes(replacement, name) if not o.passed]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def shared_helpers_importable():
-    """The master imports kit_data (a shared helper); tests/variants.py only puts the suite's own
-    handout folder on sys.path, so add the shared one for this module's tests."""
-    sys.path.append(str(SHARED_HANDOUT_DIR))
-    yield
-    sys.path.remove(str(SHARED_HANDOUT_DIR))
 
 
 def lstm_cell(forward_body: str, extra_init: str = "") -> str:
@@ -344,13 +335,13 @@ def test_other_messages_say_where_to_look():
 
 
 # ---------------------------------------------------------------------------------------------
-# The shared reference module (autograder/handout/sentiment140_reference.py), which later
+# The reference module (assignments/transformers/sentiment140_reference.py), which later
 # handouts ship: it must earn every point the rnn tests give its three names.
 
 
 def reference_module():
     spec = importlib.util.spec_from_file_location("sentiment140_reference",
-                                                  SHARED_HANDOUT_DIR / "sentiment140_reference.py")
+                                                  load_suite("transformers").handout_dir / "sentiment140_reference.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -370,7 +361,7 @@ def test_the_reference_module_is_not_in_the_rnn_handout():
 def test_the_reference_module_agrees_with_the_master_on_generated_tweets(tmp_path):
     master = master_namespace(SLUG)
     reference = reference_module()
-    from kit_data import write_fake_sentiment140
+    from coursekit.data import write_fake_sentiment140
     path = write_fake_sentiment140(tmp_path / "tweets.csv", n=300, seed=5, neutral_fraction=0.2)
     texts, labels = reference.load_sentiment140(path)
     assert (texts, labels) == master["load_sentiment140"](str(path))

@@ -72,7 +72,7 @@ def test_hidden_tests_and_masters_stay_out_of_the_handout(slug):
 
 @pytest.mark.parametrize("slug", SLUGS)
 def test_every_graded_name_is_stubbed_in_the_student_notebook(slug):
-    from autograder.extract import extract_definitions, is_stub
+    from coursekit.notebook import extract_definitions, is_stub
 
     suite = load_suite(slug)
     notebook = json.loads(handout_files(suite)[f"{slug}.ipynb"])
@@ -107,7 +107,7 @@ def test_the_rnn_note_on_how_its_checkpoint_was_made_is_for_staff_only():
 def test_the_student_notebook_starts_with_the_colab_setup_cell():
     notebook = json.loads(handout_files(load_suite("foundations"))["foundations.ipynb"])
     setup = "".join(notebook["cells"][0]["source"])
-    assert "google.colab" in setup and "handout.zip" in setup and "from testkit import check" in setup
+    assert "google.colab" in setup and "handout.zip" in setup and "from coursekit import check" in setup
     assert all(c.get("outputs", []) == [] for c in notebook["cells"] if c["cell_type"] == "code")
 
 

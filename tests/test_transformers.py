@@ -8,16 +8,12 @@ import zipfile
 
 import nbformat
 import pytest
-from conftest import KIT_ROOT, grade
+from conftest import KIT_ROOT, grade, handout_on_path
 from variants import messages, scores
 
 SLUG = "transformers"
 SUITE = KIT_ROOT / "autograder" / "suites" / SLUG
-# The master imports the shared helpers (kit_data, sentiment140_reference) as a handout would;
-# variants.py only puts the suite's own handout folder on sys.path, so add the shared one here.
-for folder in (KIT_ROOT / "autograder" / "handout", SUITE / "handout"):
-    if str(folder) not in sys.path:
-        sys.path.append(str(folder))
+handout_on_path(SLUG)  # the master imports the handout's helpers by plain name, as a student's notebook does
 
 import transformers_data  # noqa: E402  (a suite helper, importable once the path is set)
 

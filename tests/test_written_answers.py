@@ -10,8 +10,8 @@ import sys
 import nbformat
 from conftest import KIT_ROOT
 
-from autograder import written_answers
-from autograder.written_answers import PLACEHOLDER, export_written_answers
+from coursekit import written as written_answers
+from coursekit.written import PLACEHOLDER, export_written_answers
 
 SLUG = "foundations"
 
@@ -75,7 +75,7 @@ def test_collect_submission_writes_the_written_answers(tmp_path):
     folder = tmp_path / SLUG
     shutil.copytree(KIT_ROOT / "assignments" / SLUG, folder)
     shutil.copy2(KIT_ROOT / "collect_submission.py", folder / "collect_submission.py")  # this checkout's
-    shutil.copy2(KIT_ROOT / "autograder" / "written_answers.py", folder / "kit_written.py")  # as a handout carries it
+    shutil.copytree(KIT_ROOT / "coursekit", folder / "coursekit", dirs_exist_ok=True)  # as a handout carries it
     nbformat.write(answered_notebook(), str(folder / f"{SLUG}.ipynb"))
     finished = subprocess.run([sys.executable, "collect_submission.py"], cwd=folder, capture_output=True, text=True,
                               timeout=120, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})

@@ -14,10 +14,11 @@ from collections import defaultdict
 
 import nbformat
 
-from autograder import testkit
-from autograder.extract import extract_definitions
-from autograder.suite import SHARED_HANDOUT_DIR, load_suite
-from autograder.testkit import LocalSubmission, run_test
+from conftest import handout_on_path
+
+from autograder.suite import load_suite
+from coursekit.notebook import extract_definitions
+from coursekit.testing import LocalSubmission, run_test
 
 
 def master_namespace(slug: str, replacement: str = "") -> dict:
@@ -60,11 +61,10 @@ def messages(slug: str, replacement: str, graded_name: str) -> list[str]:
 
 @contextlib.contextmanager
 def _inside(suite):
-    """Run where the master runs: its folder, with the suite's helper modules importable."""
+    """Run where the master runs: its folder, with the handout's helper modules importable."""
     before_cwd, before_path = os.getcwd(), list(sys.path)
     os.chdir(suite.master_path.parent)
-    sys.path[:0] = [str(suite.folder / "handout"), str(SHARED_HANDOUT_DIR)]
-    sys.modules.setdefault("testkit", testkit)  # the master's `import testkit`, as in a handout
+    handout_on_path(suite.slug)
     try:
         yield
     finally:

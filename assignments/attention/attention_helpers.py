@@ -30,7 +30,7 @@ from torch import nn
 
 def data_root() -> Path:
     """Where data sets live: $KIT_DATA, or ./data (as in kit_data.py)."""
-    from kit_data import data_root as kit_data_root  # imported on use: the grader never needs it
+    from coursekit.data import data_root as kit_data_root  # imported on use: the grader never needs it
 
     return kit_data_root()
 
@@ -61,14 +61,14 @@ def download_sha1(url: str, path: Path, sha1: str) -> Path:
             print(f"Downloading {url} ...")
             urllib.request.urlretrieve(url, partial)
         except (urllib.error.URLError, OSError) as error:
-            from kit_data import DataUnavailable
+            from coursekit.data import DataUnavailable
 
             partial.unlink(missing_ok=True)
             raise DataUnavailable(f"could not download {url} ({error}); download it by hand and put it at "
                                   f"{path.resolve()}") from None
         partial.rename(path)
     if sha1_of(path) != sha1:
-        from kit_data import DataUnavailable
+        from coursekit.data import DataUnavailable
 
         raise DataUnavailable(f"{path} is corrupt or not the expected file (SHA-1 mismatch); delete it and "
                               "download it again")
@@ -103,7 +103,7 @@ def mnist_targets_and_sources(smoke: bool, seed: int = 0) -> tuple[torch.Tensor,
     """Two disjoint draws of one digit per class from MNIST's test split: (targets, sources).
 
     In smoke mode, a small generated data set in the real IDX format is written first."""
-    from kit_data import load_mnist, write_fake_mnist
+    from coursekit.data import load_mnist, write_fake_mnist
 
     root = data_root()
     if smoke:

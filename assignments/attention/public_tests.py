@@ -4,7 +4,7 @@ These are the visible tests; the autograder also runs hidden ones on more cases.
 """
 import torch
 
-from testkit import CheckFailed, expect, expect_close, expect_equal, expect_shape, test
+from coursekit.testing import CheckFailed, expect, expect_close, expect_equal, expect_shape, test
 
 
 def attention_of(ns, q, k, v, mask):

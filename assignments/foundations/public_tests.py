@@ -4,7 +4,7 @@ These are the visible tests; the autograder also runs hidden ones on more cases.
 """
 import torch
 
-from testkit import as_tensor, call, expect, expect_close, expect_equal, test, value_of
+from coursekit.testing import as_tensor, call, expect, expect_close, expect_equal, test, value_of
 
 INPUTS = [(0, 0), (0, 1), (1, 0), (1, 1)]
 

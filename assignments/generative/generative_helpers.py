@@ -23,7 +23,7 @@ def fashion_mnist(split: str = "train", smoke: bool = False, root: Path | None =
     set in the same format (``smoke_size`` training images), for quick runs without internet; it
     lives in its own folder (``<root>/smoke``), so that a real run never reads generated files.
     """
-    from kit_data import data_root, load_mnist, mnist_folder, write_fake_mnist
+    from coursekit.data import data_root, load_mnist, mnist_folder, write_fake_mnist
 
     root = Path(root or data_root()) / ("smoke" if smoke else "")
     if smoke and not (mnist_folder("fashion", root) / "train-images-idx3-ubyte.gz").exists():

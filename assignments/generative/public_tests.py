@@ -6,7 +6,7 @@ is computed here from torch's built-ins or the closed forms of the notebook.
 import torch
 import torch.nn.functional as F
 
-from testkit import as_tensor, call, expect, expect_close, expect_shape, test
+from coursekit.testing import as_tensor, call, expect, expect_close, expect_shape, test
 
 
 def seeded(seed: int) -> torch.Generator:

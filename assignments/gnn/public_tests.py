@@ -5,7 +5,7 @@ duplicate edges, the karate club, PyG's own GraphConv as the reference, your tra
 """
 import torch
 
-from testkit import call, expect, expect_close, expect_equal, tensor_of, test
+from coursekit.testing import call, expect, expect_close, expect_equal, tensor_of, test
 
 # A small directed graph: 0 -> 1, 2 -> 1, 1 -> 3; node 4 has no edge at all.
 EDGES = torch.tensor([[0, 2, 1], [1, 1, 3]])

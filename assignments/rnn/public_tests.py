@@ -7,7 +7,7 @@ import io
 
 import torch
 
-from testkit import call, describe, expect, expect_close, expect_equal, expect_shape, test
+from coursekit.testing import call, describe, expect, expect_close, expect_equal, expect_shape, test
 
 GATE_HINT = ("the rows of weight_ih/weight_hh are the gates in the order i, f, g, o; add both biases; "
              "g uses tanh, the others sigmoid")

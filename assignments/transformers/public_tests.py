@@ -5,7 +5,7 @@ These are the visible tests; the autograder also runs hidden ones on more cases.
 import torch
 import torch.nn.functional as F
 
-from testkit import expect, expect_close, expect_equal, expect_shape, test
+from coursekit.testing import expect, expect_close, expect_equal, expect_shape, test
 
 
 def mask_of(ns, T):

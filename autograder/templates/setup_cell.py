@@ -11,9 +11,11 @@ COLAB_PACKAGES = $colab_packages
 if "google.colab" in sys.modules and COLAB_PACKAGES:
     import subprocess
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", *COLAB_PACKAGES], check=True)
-if not os.path.exists("testkit.py"):
+if not os.path.exists("coursekit") and os.path.exists("../../coursekit/__init__.py"):
+    sys.path.insert(0, "../..")  # run from the kit's own repository, before `build` copied the runtime here
+elif not os.path.exists("coursekit"):
     print(f"Fetching the handout's helper files from {HANDOUT_URL} ...")
     urllib.request.urlretrieve(HANDOUT_URL, "handout.zip")
     with zipfile.ZipFile("handout.zip") as handout:  # never overwrite a notebook you are working on
         handout.extractall(".", [n for n in handout.namelist() if not n.endswith(".ipynb")])
-from testkit import check  # noqa: E402  (self-checks: check("name") prints what passed)
+from coursekit import check  # noqa: E402  (self-checks: check("name") prints what passed)

@@ -9,7 +9,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from testkit import CheckFailed, as_tensor, describe, expect, expect_close, expect_equal, expect_shape, test
+from coursekit.testing import CheckFailed, as_tensor, describe, expect, expect_close, expect_equal, expect_shape, test
 
 
 def seeded(seed: int) -> torch.Generator:

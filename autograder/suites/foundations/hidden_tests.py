@@ -5,7 +5,7 @@ Every expected value is computed here, in the grading process, from torch or a c
 import torch
 from foundations_helpers import GNN_FEATURES, GNN_W_K, GNN_W_Q, GNN_W_V, all_bit_strings, run_step_lstm
 
-from testkit import as_tensor, call, expect, expect_close, expect_equal, test, value_of
+from coursekit.testing import as_tensor, call, expect, expect_close, expect_equal, test, value_of
 
 
 def read_scalar_bias(value, name):

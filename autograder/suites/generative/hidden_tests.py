@@ -8,7 +8,7 @@ forms, computed here from seeded inputs.
 import torch
 import torch.nn.functional as F
 
-from testkit import as_tensor, call, expect, expect_close, expect_shape, tensor_of, test
+from coursekit.testing import as_tensor, call, expect, expect_close, expect_shape, tensor_of, test
 
 
 def seeded(seed: int) -> torch.Generator:

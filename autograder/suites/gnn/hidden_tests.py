@@ -15,7 +15,7 @@ from torch_geometric.datasets import KarateClub
 from torch_geometric.nn import GraphConv
 
 from autograder.heldout import heldout_path, judge_predictions
-from testkit import CheckFailed, expect, expect_close, expect_equal, tensor_of, test
+from coursekit.testing import CheckFailed, expect, expect_close, expect_equal, tensor_of, test
 
 SUITE = Path(__file__).resolve().parent
 HELDOUT_FILE = "wikipedia_heldout.npz"  # heldout/<this> if the instructor put it there, else heldout/sample_<this>

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from testkit import expect, expect_close, expect_equal, expect_shape, tensor_of, test
+from coursekit.testing import expect, expect_close, expect_equal, expect_shape, tensor_of, test
 
 SUITE = Path(__file__).resolve().parent
 

@@ -5,8 +5,7 @@ and the student's answer (the cells marked ``{"kit": {"answer": NAME}}``), in or
 this machine can make one through nbconvert (``webpdf`` with Chromium, or LaTeX), else as HTML,
 saying so: the student then opens the HTML in a browser and prints it to PDF.
 
-Like ``extract.py``, this module imports nothing from the rest of the kit, so that a handout can
-carry it beside ``collect_submission.py`` (as ``kit_written.py``).
+Part of the student runtime (``coursekit``): it imports nothing from the grading engine.
 """
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ The same test runs in two places:
   source travels to the child, only its plain-data result travels back, and the comparison
   happens in the grading process, out of the submission's reach.
 
-This file is copied into every student handout as ``testkit.py``, so it imports nothing from
-the rest of the kit.
+It is part of the student runtime (``coursekit``), written into every handout, so it imports
+nothing from the grading engine.
 """
 from __future__ import annotations
 
@@ -345,8 +345,8 @@ def run_test(fn: Callable, submission) -> Outcome:
     return Outcome(spec, spec.points, "passed")
 
 
-# Where check() finds the self-checks: beside the notebook in a handout; masters point it at
-# their suite's file.
+# The self-checks' file: beside the notebook in a handout. A master finds its assignment's file
+# on sys.path (its set-up cell puts ``assignments/<slug>/`` there).
 PUBLIC_TESTS = "public_tests.py"
 
 
@@ -356,7 +356,7 @@ def check(graded_name: str, tests_file: str | None = None) -> bool:
     Call it from the notebook right after your implementation, e.g. ``check("spectral_radius")``.
     """
     namespace = sys._getframe(1).f_globals
-    tests_file = tests_file or PUBLIC_TESTS
+    tests_file = tests_file or str(_public_tests_file())
     module = _load_module(Path(tests_file))
     tests = [fn for fn in collect_tests(module) if fn.kit_test.graded_name == graded_name]
     if not tests:
@@ -373,6 +373,15 @@ def check(graded_name: str, tests_file: str | None = None) -> bool:
     return passed == len(outcomes)
 
 
+def _public_tests_file() -> Path:
+    """``public_tests.py`` in the current folder, else the first one on ``sys.path``."""
+    here = Path(PUBLIC_TESTS)
+    if here.exists():
+        return here
+    found = [Path(entry) / PUBLIC_TESTS for entry in sys.path if (Path(entry or ".") / PUBLIC_TESTS).is_file()]
+    return found[0] if found else here
+
+
 def _load_module(path: Path):
     import importlib.util
 
@@ -380,7 +389,6 @@ def _load_module(path: Path):
         raise FileNotFoundError(f"{path} not found: run this notebook from the folder of the handout")
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("testkit", sys.modules[__name__])
     spec.loader.exec_module(module)
     return module
 

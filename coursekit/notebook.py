@@ -15,8 +15,8 @@ order, only the top-level statements that *define* something:
 Everything else (loops, calls, plots, magics) is dropped. A cell that does not parse is reported
 with the graded names it seems to define, so that it costs only those names.
 
-This module is copied into every student handout as ``kit_extract.py`` (``collect_submission.py``
-uses it), so it depends on the standard library only; IPython, when present, turns magics into
+It is part of the student runtime (``collect_submission.py`` uses it before the student uploads),
+so it depends on the standard library only; IPython, when present, turns magics into
 plain Python before parsing.
 """
 from __future__ import annotations
