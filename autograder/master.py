@@ -13,6 +13,8 @@ student version from ``autograder/templates/setup_cell.py``.
 """
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +45,17 @@ def read_master(path: Path) -> nbformat.NotebookNode:
         raise UserError(f"{path} is not a readable notebook ({type(error).__name__}: {error})") from None
 
 
+def convert_master(suite, steps) -> nbformat.NotebookNode:
+    """``suite``'s master, validated, copied and passed through ``steps`` (each a function
+    ``(notebook, suite) -> notebook``): every converter (student version, nbgrader export) is one."""
+    master = read_master(suite.master_path)
+    written_questions(master, suite.master_path)  # validates the question markers
+    notebook = copy.deepcopy(master)
+    for step in steps:
+        notebook = step(notebook, suite)
+    return notebook
+
+
 def raw_marker(cell) -> str:
     """``BEGIN QUESTION``, ``END SOLUTION``..., for a raw marker cell; '' for any other cell."""
     if cell.cell_type != "raw":
@@ -50,6 +63,36 @@ def raw_marker(cell) -> str:
     first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
     return first.lstrip("#").strip().upper() if first.lstrip("#").strip().upper() in {
         "BEGIN QUESTION", "END QUESTION", "BEGIN SOLUTION", "END SOLUTION"} else ""
+
+
+def walk_written_questions(cells) -> Iterator[tuple[str, object, dict | None]]:
+    """The cells of a master with their place among the written-question markers, for the stages
+    that convert written questions (student version, nbgrader export).
+
+    Yields ``(kind, cell, question)``: kind ``"answer-start"`` for a raw ``# BEGIN SOLUTION``
+    marker, ``"answer"`` for a model-answer cell inside it, ``"cell"`` for any other cell; question
+    is the open question's ``{"name", "points"}`` or None. The other marker cells are not yielded.
+    """
+    question, in_solution = None, False
+    for cell in cells:
+        marker = raw_marker(cell)
+        if marker == "BEGIN QUESTION":
+            question = question_config(cell)
+        elif marker == "END QUESTION":
+            question = None
+        elif marker == "BEGIN SOLUTION":
+            in_solution = True
+            yield "answer-start", cell, question
+        elif marker == "END SOLUTION":
+            in_solution = False
+        else:
+            yield ("answer" if in_solution else "cell"), cell, question
+
+
+def question_config(cell) -> dict:
+    """A ``# BEGIN QUESTION`` cell's name and points (validated by :func:`written_questions`)."""
+    config = yaml.safe_load(cell.source.split("\n", 1)[1]) or {}
+    return {"name": str(config["name"]), "points": float(config["points"])}
 
 
 def written_questions(master: nbformat.NotebookNode, path: Path) -> list[WrittenQuestion]:

@@ -24,14 +24,13 @@ train read ``KIT_SMOKE`` and should be autograded with ``KIT_SMOKE=1`` set.
 """
 from __future__ import annotations
 
-import copy
 import re
 import shutil
 from pathlib import Path
 
 import nbformat
 
-from autograder.master import SETUP_TAG, raw_marker, read_master, written_questions
+from autograder.master import SETUP_TAG, convert_master, walk_written_questions
 from autograder.suite import KIT_ROOT, Suite, load_test_module, runtime_files
 from coursekit.testing import collect_tests
 
@@ -150,12 +149,7 @@ def export_assignment(suite: Suite, course_dir: Path) -> Path:
 
 def nbgrader_notebook(suite: Suite) -> nbformat.NotebookNode:
     """The master, converted to nbgrader's source format."""
-    master = read_master(suite.master_path)
-    written_questions(master, suite.master_path)  # validates the question markers
-    notebook = copy.deepcopy(master)
-    for step in STEPS:
-        notebook = step(notebook, suite)
-    return notebook
+    return convert_master(suite, STEPS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,22 +176,15 @@ def write_setup_cell(notebook, suite: Suite):
 
 def convert_written_answers(notebook, suite: Suite):
     """Each raw-delimited question becomes its prompt and one manually graded answer cell."""
-    cells, question, answer = [], None, None
-    for cell in notebook.cells:
-        marker = raw_marker(cell)
-        if marker == "BEGIN QUESTION":
-            question, answer = _question(cell), None
-        elif marker == "END QUESTION":
-            question = None
-        elif marker == "BEGIN SOLUTION":
+    cells, answer = [], None
+    for kind, cell, question in walk_written_questions(notebook.cells):
+        if kind == "answer-start":
             answer = nbformat.v4.new_markdown_cell("")
             grade_id = _grade_id(question["name"]) if question else f"answer-{len(cells)}"
             answer.metadata["nbgrader"] = nbgrader_metadata(grade_id, solution=True, grade=True,
                                                             points=question["points"] if question else 0)
             cells.append(answer)
-        elif marker == "END SOLUTION":
-            answer = None
-        elif answer is not None:
+        elif kind == "answer":
             answer.source = "\n\n".join(s for s in (answer.source, cell.source) if s)
         else:
             cells.append(cell)
@@ -297,13 +284,6 @@ STEPS = [write_setup_cell, convert_written_answers, convert_code_solutions, appe
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
-
-
-def _question(cell) -> dict:
-    import yaml
-
-    config = yaml.safe_load(cell.source.split("\n", 1)[1]) or {}
-    return {"name": str(config["name"]), "points": float(config["points"])}
 
 
 def _grade_id(text: str) -> str:

@@ -69,7 +69,7 @@ class SandboxedSubmission:
     load_errors: dict[int, str] = field(default_factory=dict)
     defined_names: set[str] = field(default_factory=set)
     leaderboard: dict[str, float] = field(default_factory=dict)
-    current_graded_name: str = ""  # set by testkit.run_test: whose test is running
+    current_graded_name: str = ""  # set by coursekit.testing.run_test: whose test is running
     timed_out: dict[str, float] = field(default_factory=dict)  # graded name -> seconds it hung for
 
     def __post_init__(self) -> None:

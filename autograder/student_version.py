@@ -6,7 +6,6 @@ notebook. To change what students get, add a step to ``STEPS``.
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import string
 import tomllib
@@ -15,7 +14,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.errors import UserError
-from autograder.master import SETUP_TAG, raw_marker, read_master, written_questions
+from autograder.master import SETUP_TAG, convert_master, walk_written_questions
 from autograder.suite import KIT_ROOT, Suite
 
 STUB_PROMPT = "raise NotImplementedError  # TODO: write your code here (see the comments above)"
@@ -26,12 +25,7 @@ MASTER_ONLY_TAG = "master-only"
 
 def student_notebook(suite: Suite) -> nbformat.NotebookNode:
     """The student version of ``suite``'s master."""
-    master = read_master(suite.master_path)
-    written_questions(master, suite.master_path)  # validates the question markers
-    notebook = copy.deepcopy(master)
-    for step in STEPS:
-        notebook = step(notebook, suite)
-    return notebook
+    return convert_master(suite, STEPS)
 
 
 def render(notebook: nbformat.NotebookNode) -> str:
@@ -65,28 +59,15 @@ def drop_staff_notes(notebook, suite: Suite):
 
 def replace_written_answers(notebook, suite: Suite):
     """Raw-delimited solution blocks become one empty answer cell; question markers disappear."""
-    cells, question, in_solution = [], None, False
-    for cell in notebook.cells:
-        marker = raw_marker(cell)
-        if marker == "BEGIN QUESTION":
-            question = _question_config(cell)
-            continue
-        if marker == "END QUESTION":
-            question = None
-            continue
-        if marker == "BEGIN SOLUTION":
-            in_solution = True
+    cells, announced = [], set()
+    for kind, cell, question in walk_written_questions(notebook.cells):
+        if kind == "answer-start":
             cells.append(_answer_cell(question))
-            continue
-        if marker == "END SOLUTION":
-            in_solution = False
-            continue
-        if in_solution:
-            continue
-        if question and cell.cell_type == "markdown" and not question.get("announced"):
-            cell.source += f"\n\n*({_points(question['points'])}, graded by hand)*"
-            question["announced"] = True
-        cells.append(cell)
+        elif kind == "cell":
+            if question and cell.cell_type == "markdown" and question["name"] not in announced:
+                cell.source += f"\n\n*({_points(question['points'])}, graded by hand)*"
+                announced.add(question["name"])
+            cells.append(cell)
     notebook.cells = cells
     return notebook
 
@@ -127,13 +108,6 @@ STEPS = [write_setup_cell, drop_staff_notes, replace_written_answers, strip_code
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
-
-
-def _question_config(cell) -> dict:
-    import yaml
-
-    config = yaml.safe_load(cell.source.split("\n", 1)[1]) or {}
-    return {"name": str(config["name"]), "points": float(config["points"])}
 
 
 def _answer_cell(question: dict | None):

@@ -32,16 +32,19 @@ class DataUnavailable(RuntimeError):
     """A data set is missing and could not be downloaded; the message says how to get it."""
 
 
-def md5_of(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
+def file_digest(path: Path, algorithm: str = "md5") -> str:
+    """The hex digest of a file, read in blocks (data sets are large)."""
+    digest = hashlib.new(algorithm, usedforsecurity=False)
     with open(path, "rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
 
 
-def download(url: str, path: Path, md5: str) -> Path:
-    """``path``, downloading it from ``url`` first if it is missing, and checking its MD5."""
+def download(url: str, path: Path, expected: str | None, algorithm: str = "md5") -> Path:
+    """``path``, downloading it from ``url`` first if it is missing, and checking it against the
+    checksum its publisher gives (MD5, SHA-1 or SHA-256: ``algorithm``). With ``expected=None`` the
+    digest is printed, to be pinned."""
     path = Path(path)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,9 +57,13 @@ def download(url: str, path: Path, md5: str) -> Path:
             raise DataUnavailable(f"could not download {url} ({error}); download it by hand and put it at "
                                   f"{path.resolve()}") from None
         partial.rename(path)
-    if md5_of(path) != md5:
-        raise DataUnavailable(f"{path} is corrupt or not the expected file (MD5 mismatch); delete it and "
-                              "download it again")
+    digest = file_digest(path, algorithm)
+    if expected is None:
+        print(f"{path.name}: {algorithm} {digest} (pin it to check later loads)")
+    elif digest != expected:
+        name = {"md5": "MD5", "sha1": "SHA-1", "sha256": "SHA-256"}.get(algorithm, algorithm)
+        raise DataUnavailable(f"{path} is corrupt or not the expected file ({name} mismatch); "
+                              "delete it and download it again")
     return path
 
 

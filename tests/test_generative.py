@@ -1,44 +1,15 @@
 """The generative tests catch realistic mistakes and accept other correct answers (other
 architectures included); the data helper reads Fashion-MNIST's IDX files."""
-import functools
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
-from variants import _inside, master_namespace
+from conftest import handout_on_path
+from variants import messages, points
 
 from autograder.suite import load_suite
-from coursekit.testing import LocalSubmission, run_test
-
-KIT_ROOT = Path(__file__).resolve().parent.parent
-HANDOUT = KIT_ROOT / "assignments" / "generative"
 
 SLUG = "generative"
 
-
-@functools.cache
-def suite_tests() -> list:
-    return [fn for fn, _hidden in load_suite(SLUG).tests()]
-
-
-def outcomes(name: str, replacement: str = "") -> list:
-    """The master with ``replacement`` on top, judged by the tests of one graded name only
-    (tests/variants.py's scores() runs them all: too slow for dozens of variants of models)."""
-    suite = load_suite(SLUG)
-    namespace = master_namespace(SLUG, replacement)
-    with _inside(suite):
-        return [run_test(fn, LocalSubmission(namespace)) for fn in suite_tests() if fn.kit_test.graded_name == name]
-
-
-def points(name: str, replacement: str = "") -> tuple[float, float]:
-    found = outcomes(name, replacement)
-    return sum(o.score for o in found), sum(o.spec.points for o in found)
-
-
-def messages(name: str, replacement: str) -> list[str]:
-    return [o.message for o in outcomes(name, replacement) if not o.passed]
 
 # Each bug is what a student plausibly writes; the graded name it breaks must lose points.
 BUGS = {
@@ -294,8 +265,8 @@ REQUIRED_BUGS = [  # the issue's list: each must lose points
 
 def test_the_master_earns_every_point():
     for name in load_suite(SLUG).graded_names:
-        got, possible = points(name)
-        assert possible > 0 and got == possible, (name, messages(name, ""))
+        got, possible = points(SLUG, "", name)
+        assert possible > 0 and got == possible, (name, messages(SLUG, "", name))
 
 
 def test_the_issue_bugs_are_listed():
@@ -304,14 +275,14 @@ def test_the_issue_bugs_are_listed():
 
 @pytest.mark.parametrize("name,bug", [(n, b) for n, bugs in BUGS.items() for b in bugs])
 def test_a_realistic_bug_loses_points(name, bug):
-    got, possible = points(name, BUGS[name][bug])
+    got, possible = points(SLUG, BUGS[name][bug], name)
     assert got < possible, f"{name} with the bug '{bug}' kept all {possible} points"
 
 
 @pytest.mark.parametrize("name", sorted(ALTERNATIVES))
 def test_an_alternative_correct_answer_keeps_full_marks(name):
-    got, possible = points(name, ALTERNATIVES[name])
-    assert got == possible, messages(name, ALTERNATIVES[name])
+    got, possible = points(SLUG, ALTERNATIVES[name], name)
+    assert got == possible, messages(SLUG, ALTERNATIVES[name], name)
 
 
 @pytest.mark.parametrize("name,bug,expected", [
@@ -330,7 +301,7 @@ def test_an_alternative_correct_answer_keeps_full_marks(name):
     ("ConditionalGenerator", "every item uses labels[0]", "its own label"),
 ])
 def test_failure_messages_say_where_to_look(name, bug, expected):
-    found = messages(name, BUGS[name][bug])
+    found = messages(SLUG, BUGS[name][bug], name)
     assert any(expected in m for m in found), found
 
 
@@ -338,9 +309,7 @@ def test_failure_messages_say_where_to_look(name, bug, expected):
 # The data helper: the real IDX reader on small files written in the real format
 
 
-@pytest.fixture(autouse=True)
-def handout_importable(monkeypatch):
-    monkeypatch.syspath_prepend(str(HANDOUT))
+handout_on_path(SLUG)
 
 
 def test_fashion_mnist_reads_idx_files_as_floats_in_0_1(tmp_path):

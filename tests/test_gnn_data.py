@@ -36,7 +36,7 @@ def test_a_failed_download_is_one_line_that_says_where_to_put_the_file(tmp_path,
     def offline(*args, **kwargs):
         raise urllib.error.URLError("no network")
 
-    monkeypatch.setattr(gnn_data.urllib.request, "urlopen", offline)
+    monkeypatch.setattr("urllib.request.urlretrieve", offline)
     with pytest.raises(gnn_data.DataUnavailable) as failure:
         gnn_data.load_wikipedia(tmp_path, "squirrel")
     message = str(failure.value)

@@ -5,40 +5,14 @@ grader runs. The 85% test's isolation (labels never reach the sandbox) is checke
 `grade` command in tests/test_rnn_examples.py.
 """
 import importlib.util
-import sys
-
-import functools
 
 import pytest
-from variants import _inside, master_namespace
-from variants import scores as all_scores
+from variants import master_namespace, messages, points, scores, suite_tests
 
 from autograder.suite import load_suite
 from coursekit.testing import LocalSubmission, run_test
 
 SLUG = "rnn"
-
-
-@functools.lru_cache(maxsize=1)
-def suite_tests():
-    return [fn for fn, _ in load_suite(SLUG).tests()]
-
-
-def outcomes(replacement: str, name: str):
-    """The outcomes of ``name``'s tests for the master with ``replacement`` on top (only that name's
-    tests run: tests/variants.py's ``scores`` runs them all, which is slow for this suite)."""
-    namespace = master_namespace(SLUG, replacement)
-    with _inside(load_suite(SLUG)):
-        return [run_test(fn, LocalSubmission(namespace)) for fn in suite_tests() if fn.kit_test.graded_name == name]
-
-
-def scores(replacement: str, name: str) -> tuple[float, float]:
-    found = outcomes(replacement, name)
-    return sum(o.score for o in found), sum(o.spec.points for o in found)
-
-
-def messages(replacement: str, name: str) -> list[str]:
-    return [o.message for o in outcomes(replacement, name) if not o.passed]
 
 
 def lstm_cell(forward_body: str, extra_init: str = "") -> str:
@@ -293,26 +267,26 @@ ALTERNATIVES = {
 
 
 def test_the_master_earns_every_point():
-    earned = all_scores(SLUG)
+    earned = scores(SLUG)
     assert set(earned) == set(load_suite(SLUG).graded_names)
     assert all(got == possible for got, possible in earned.values()), earned
 
 
 @pytest.mark.parametrize("name,bug", [(n, b) for n, bugs in BUGS.items() for b in bugs])
 def test_a_realistic_bug_loses_points(name, bug):
-    got, possible = scores(BUGS[name][bug], name)
+    got, possible = points(SLUG, BUGS[name][bug], name)
     assert got < possible, f"{name} with the bug '{bug}' kept all {possible} points"
 
 
 @pytest.mark.parametrize("name", sorted(ALTERNATIVES))
 def test_an_alternative_correct_answer_keeps_full_marks(name):
-    got, possible = scores(ALTERNATIVES[name], name)
-    assert got == possible, messages(ALTERNATIVES[name], name)
+    got, possible = points(SLUG, ALTERNATIVES[name], name)
+    assert got == possible, messages(SLUG, ALTERNATIVES[name], name)
 
 
 def test_a_correct_fused_cell_written_from_scratch_keeps_full_marks():
-    got, possible = scores(lstm_cell(FUSED_OK), "LSTMCell")
-    assert got == possible, messages(lstm_cell(FUSED_OK), "LSTMCell")
+    got, possible = points(SLUG, lstm_cell(FUSED_OK), "LSTMCell")
+    assert got == possible, messages(SLUG, lstm_cell(FUSED_OK), "LSTMCell")
 
 
 @pytest.mark.parametrize("bug,expected", [
@@ -321,16 +295,16 @@ def test_a_correct_fused_cell_written_from_scratch_keeps_full_marks():
     ("calls torch's lstm_cell kernel", "lstm_cell"),
 ])
 def test_lstm_cell_messages_say_where_to_look(bug, expected):
-    found = messages(BUGS["LSTMCell"][bug], "LSTMCell")
+    found = messages(SLUG, BUGS["LSTMCell"][bug], "LSTMCell")
     assert any(expected in m for m in found), found
 
 
 def test_other_messages_say_where_to_look():
-    assert any("map target 4 to 1" in m for m in messages(BUGS["load_sentiment140"]["label 4 kept as 4"],
+    assert any("map target 4 to 1" in m for m in messages(SLUG, BUGS["load_sentiment140"]["label 4 kept as 4"],
                                                            "load_sentiment140"))
-    assert any("disjoint" in m for m in messages(BUGS["split_indices"]["overlapping splits"], "split_indices"))
-    assert any("@" in m for m in messages(BUGS["clean_tweet"]["mentions left in"], "clean_tweet"))
-    found = messages(BUGS["predict_sentiment"]["constant prediction"], "predict_sentiment")
+    assert any("disjoint" in m for m in messages(SLUG, BUGS["split_indices"]["overlapping splits"], "split_indices"))
+    assert any("@" in m for m in messages(SLUG, BUGS["clean_tweet"]["mentions left in"], "clean_tweet"))
+    found = messages(SLUG, BUGS["predict_sentiment"]["constant prediction"], "predict_sentiment")
     assert any("accuracy on the autograder's held-out data" in m and "0.85" in m for m in found), found
 
 
@@ -350,7 +324,7 @@ def reference_module():
 @pytest.mark.parametrize("name", ["clean_tweet", "load_sentiment140", "split_indices"])
 def test_the_shared_reference_module_passes_the_rnn_tests(name):
     namespace = vars(reference_module())
-    found = [run_test(fn, LocalSubmission(namespace)) for fn in suite_tests() if fn.kit_test.graded_name == name]
+    found = [run_test(fn, LocalSubmission(namespace)) for fn in suite_tests(SLUG) if fn.kit_test.graded_name == name]
     assert found and all(o.passed for o in found), [o.message for o in found if not o.passed]
 
 

@@ -153,3 +153,60 @@ def test_build_refuses_to_overwrite_a_hand_edited_handout_file(tmp_path):
         assert notebook.read_bytes() == original
     finally:
         notebook.write_bytes(original)
+
+
+# ---------------------------------------------------------------------------------------------
+# One source for everything a handout carries
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_the_repository_commits_only_what_is_specific_to_the_assignment(slug):
+    import subprocess
+
+    from autograder.suite import KIT_ROOT
+
+    listed = subprocess.run(["git", "ls-files", f"assignments/{slug}"], cwd=KIT_ROOT, capture_output=True,
+                            text=True, check=True).stdout.split()
+    if not listed:
+        pytest.skip("not a git checkout")
+    suite = load_suite(slug)
+    expected = {f"{slug}.ipynb", "assignment.json", "public_tests.py", *suite.helper_files()}
+    assert {name.split("/", 2)[2] for name in listed} == expected
+    assert not any("coursekit" in name or name.endswith("collect_submission.py") for name in listed)
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_the_handout_carries_the_runtime_and_packager_from_their_one_source(slug):
+    from autograder.suite import KIT_ROOT
+
+    files = handout_files(load_suite(slug))
+    runtime = {f"coursekit/{p.name}": p.read_bytes() for p in (KIT_ROOT / "coursekit").glob("*.py")}
+    assert runtime and {name: files.get(name) for name in runtime} == runtime
+    assert files["collect_submission.py"] == (KIT_ROOT / "collect_submission.py").read_bytes()
+    assert files["public_tests.py"] == load_suite(slug).public_tests_path.read_bytes()
+
+
+def test_a_student_notebook_in_the_repository_finds_the_runtime_before_any_build(tmp_path):
+    """The set-up cell of a notebook opened in assignments/<slug>/ of a fresh clone (no copies of
+    the runtime yet) imports the repository's coursekit instead of fetching the handout."""
+    import shutil
+    import subprocess
+    import sys
+
+    from autograder.suite import KIT_ROOT
+
+    suite = load_suite("foundations")
+    clone = tmp_path / "clone"
+    shutil.copytree(KIT_ROOT / "coursekit", clone / "coursekit")
+    folder = clone / "assignments" / "foundations"
+    folder.mkdir(parents=True)
+    for path in (suite.public_tests_path, *suite.helper_files().values()):
+        shutil.copy2(path, folder / path.name)
+    notebook = json.loads(handout_files(suite)["foundations.ipynb"])
+    setup = "".join(notebook["cells"][0]["source"])
+    probe = setup + "\nimport coursekit\nprint(os.path.realpath(coursekit.__file__))\nprint(check('W_AND'))\n"
+    finished = subprocess.run([sys.executable, "-c", probe], cwd=folder, capture_output=True, text=True,
+                              timeout=120, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert finished.returncode == 0, finished.stderr
+    assert str(clone / "coursekit") in finished.stdout and "Fetching" not in finished.stdout
+    assert "W_AND is not defined" in finished.stdout  # the self-checks ran, on a notebook with no answer yet

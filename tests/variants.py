@@ -8,6 +8,7 @@ variants in seconds.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from collections import defaultdict
@@ -33,30 +34,39 @@ def master_namespace(slug: str, replacement: str = "") -> dict:
     return namespace
 
 
+@functools.cache
+def suite_tests(slug: str) -> tuple:
+    """The suite's public and hidden test functions, loaded once per test session."""
+    return tuple(fn for fn, _hidden in load_suite(slug).tests())
+
+
+def outcomes(slug: str, replacement: str = "", only: str | None = None) -> list:
+    """The outcome of every test (``only``: of that graded name's tests) for the master with
+    ``replacement`` on top."""
+    namespace = master_namespace(slug, replacement)
+    with _inside(load_suite(slug)):
+        return [run_test(fn, LocalSubmission(namespace)) for fn in suite_tests(slug)
+                if only is None or fn.kit_test.graded_name == only]
+
+
 def scores(slug: str, replacement: str = "", only: str | None = None) -> dict[str, tuple[float, float]]:
     """``{graded name: (points earned, points possible)}`` for the master with ``replacement``;
     ``only`` runs just that graded name's tests (faster)."""
-    suite = load_suite(slug)
-    namespace = master_namespace(slug, replacement)
     earned: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-    with _inside(suite):
-        for fn, _hidden in suite.tests():
-            if only and fn.kit_test.graded_name != only:
-                continue
-            outcome = run_test(fn, LocalSubmission(namespace))
-            earned[outcome.spec.graded_name][0] += outcome.score
-            earned[outcome.spec.graded_name][1] += outcome.spec.points
+    for outcome in outcomes(slug, replacement, only):
+        earned[outcome.spec.graded_name][0] += outcome.score
+        earned[outcome.spec.graded_name][1] += outcome.spec.points
     return {name: (got, possible) for name, (got, possible) in earned.items()}
+
+
+def points(slug: str, replacement: str, graded_name: str) -> tuple[float, float]:
+    """``(points earned, points possible)`` of one graded name for the master with ``replacement``."""
+    return scores(slug, replacement, only=graded_name).get(graded_name, (0.0, 0.0))
 
 
 def messages(slug: str, replacement: str, graded_name: str) -> list[str]:
     """The failure messages a variant gets on one graded name's tests."""
-    suite = load_suite(slug)
-    namespace = master_namespace(slug, replacement)
-    with _inside(suite):
-        outcomes = [run_test(fn, LocalSubmission(namespace)) for fn, _ in suite.tests()
-                    if fn.kit_test.graded_name == graded_name]
-    return [o.message for o in outcomes if not o.passed]
+    return [o.message for o in outcomes(slug, replacement, graded_name) if not o.passed]
 
 
 @contextlib.contextmanager

@@ -1,6 +1,6 @@
 """Helpers for the attention assignment, shared by your notebook and the autograder.
 
-* MNIST digits for the cross-attention pictures (read by ``kit_data.load_mnist``);
+* MNIST digits for the cross-attention pictures (read by ``coursekit.data.load_mnist``);
 * GloVe vectors (downloaded with a checksum) and a writer of small GloVe-format files;
 * the PyTorch tutorial's French -> English pairs: reading ``eng-fra.txt``, its normalisation and
   filtering, vocabularies and padded batches;
@@ -13,13 +13,10 @@ Nothing here imports matplotlib or sacrebleu until a plot or a BLEU score is ask
 """
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 import time
 import unicodedata
-import urllib.error
-import urllib.request
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -27,12 +24,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from coursekit.data import data_root, download
 
-def data_root() -> Path:
-    """Where data sets live: $KIT_DATA, or ./data (as in kit_data.py)."""
-    from coursekit.data import data_root as kit_data_root  # imported on use: the grader never needs it
 
-    return kit_data_root()
 
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>"]
@@ -43,36 +37,9 @@ GLOVE_ZIP, GLOVE_SHA1 = "glove.6B.100d.zip", "cd43bfb07e44e6f27cbcc7bc9ae3d80284
 FRA_ENG_ZIP, FRA_ENG_SHA1 = "fra-eng.zip", "94646ad1522d915e7b0f9296181140edcf86a4f5"
 
 
-def sha1_of(path: Path) -> str:
-    digest = hashlib.sha1(usedforsecurity=False)
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def download_sha1(url: str, path: Path, sha1: str) -> Path:
     """``path``, downloading it from ``url`` first if it is missing, and checking its SHA-1."""
-    path = Path(path)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".part")
-        try:
-            print(f"Downloading {url} ...")
-            urllib.request.urlretrieve(url, partial)
-        except (urllib.error.URLError, OSError) as error:
-            from coursekit.data import DataUnavailable
-
-            partial.unlink(missing_ok=True)
-            raise DataUnavailable(f"could not download {url} ({error}); download it by hand and put it at "
-                                  f"{path.resolve()}") from None
-        partial.rename(path)
-    if sha1_of(path) != sha1:
-        from coursekit.data import DataUnavailable
-
-        raise DataUnavailable(f"{path} is corrupt or not the expected file (SHA-1 mismatch); delete it and "
-                              "download it again")
-    return path
+    return download(url, path, sha1, "sha1")
 
 
 def _unzipped(archive: Path, member_suffix: str) -> Path:

@@ -1,8 +1,8 @@
 """Helpers for the generative assignment: Fashion-MNIST as tensors, image grids, loss curves.
 
-The data comes through ``kit_data`` (the course's one IDX loader, shared with the MNIST of the
+The data comes through ``coursekit.data`` (the course's one IDX loader, shared with the MNIST of the
 `attention` assignment; it sits beside this file in the handout). Nothing here is graded;
-``kit_data``, matplotlib and tqdm are imported only when used, so importing this module is cheap.
+``coursekit.data``, matplotlib and tqdm are imported only when used, so importing this module is cheap.
 """
 from __future__ import annotations
 

@@ -12,13 +12,11 @@ PyG is imported inside the functions that need it: importing it takes several se
 """
 from __future__ import annotations
 
-import hashlib
-import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
+
+from coursekit.data import DataUnavailable, data_root, download, file_digest  # noqa: F401 (DataUnavailable: what fetch_raw raises)
 
 RAW_URL = "https://graphmining.ai/datasets/ptg/wiki/{name}.npz"  # WikipediaNetwork.raw_url
 # SHA-256 of the raw files. None means "not pinned yet": the first download prints the digest to
@@ -26,13 +24,6 @@ RAW_URL = "https://graphmining.ai/datasets/ptg/wiki/{name}.npz"  # WikipediaNetw
 SHA256: dict[str, str | None] = {"chameleon": None, "crocodile": None, "squirrel": None}
 
 
-def data_root() -> Path:
-    """Where data sets live: $KIT_DATA, or ./data beside the notebook."""
-    return Path(os.environ.get("KIT_DATA", "data"))
-
-
-class DataUnavailable(RuntimeError):
-    """A data set is missing and could not be downloaded; the message says how to get it."""
 
 
 def raw_path(root: Path | str, name: str = "chameleon") -> Path:
@@ -40,37 +31,9 @@ def raw_path(root: Path | str, name: str = "chameleon") -> Path:
     return Path(root) / name / "raw" / f"{name}.npz"
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch_raw(root: Path | str, name: str = "chameleon") -> Path:
     """The raw npz, downloaded first if missing, checked against its pinned SHA-256."""
-    path = raw_path(root, name)
-    if not path.exists():
-        url = RAW_URL.format(name=name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".part")
-        try:
-            print(f"Downloading {url} ...")
-            with urllib.request.urlopen(url, timeout=30) as response, open(partial, "wb") as out:
-                out.write(response.read())
-        except (urllib.error.URLError, OSError) as error:
-            partial.unlink(missing_ok=True)
-            raise DataUnavailable(f"could not download {url} ({error}); download it by hand and put it at "
-                                  f"{path.resolve()}") from None
-        partial.rename(path)
-    digest, expected = sha256_of(path), SHA256.get(name)
-    if expected is None:
-        print(f"{path.name}: sha256 {digest} (pin it in gnn_data.SHA256 to check later loads)")
-    elif digest != expected:
-        raise DataUnavailable(f"{path} is corrupt or not the expected file (SHA-256 mismatch); delete it "
-                              "and run again to download it afresh")
-    return path
+    return download(RAW_URL.format(name=name), raw_path(root, name), SHA256.get(name), "sha256")
 
 
 def load_wikipedia(root: Path | str | None = None, name: str = "chameleon", force_reload: bool = False):
@@ -124,7 +87,7 @@ def write_fake_wikipedia(root: Path | str, name: str = "chameleon", num_nodes: i
     path = raw_path(root, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, **fake_wikipedia_arrays(num_nodes, num_features, seed))
-    SHA256[name] = sha256_of(path)
+    SHA256[name] = file_digest(path, "sha256")
     return path
 
 

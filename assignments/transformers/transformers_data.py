@@ -7,52 +7,23 @@ and tests without internet.
 """
 from __future__ import annotations
 
-import hashlib
-import os
 import random
-import urllib.error
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import torch
+
+from coursekit.data import data_root, download
 
 TINY_SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 TINY_SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 PAD, UNK = "<pad>", "<unk>"  # ids 0 and 1 in every vocabulary of this assignment
 
 
-def data_root() -> Path:
-    """Where data sets live: $KIT_DATA, or ./data beside the notebook."""
-    return Path(os.environ.get("KIT_DATA", "data"))
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def tiny_shakespeare(root: Path | None = None) -> Path:
     """Path of Tiny Shakespeare's ``input.txt``, downloaded first if missing; its SHA-256 is checked."""
     path = Path(root or data_root()) / "tinyshakespeare" / "input.txt"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name("input.txt.part")
-        try:
-            print(f"Downloading {TINY_SHAKESPEARE_URL} ...")
-            urllib.request.urlretrieve(TINY_SHAKESPEARE_URL, partial)
-        except (urllib.error.URLError, OSError) as error:
-            partial.unlink(missing_ok=True)
-            raise RuntimeError(f"could not download Tiny Shakespeare ({error}); download {TINY_SHAKESPEARE_URL} "
-                               f"by hand and put it at {path.resolve()}") from None
-        partial.rename(path)
-    if sha256_of(path) != TINY_SHAKESPEARE_SHA256:
-        raise RuntimeError(f"{path} is not the expected Tiny Shakespeare file (SHA-256 mismatch); delete it "
-                           "and run the cell again")
-    return path
+    return download(TINY_SHAKESPEARE_URL, path, TINY_SHAKESPEARE_SHA256, "sha256")
 
 
 SPEAKERS = ["First Citizen", "MENENIUS", "CORIOLANUS", "ROMEO", "JULIET", "KING RICHARD III", "All", "Nurse"]
