@@ -17,9 +17,11 @@ The student runtime (``coursekit/``) and ``collect_submission.py`` are the same 
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import sys
 import tomllib
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +49,9 @@ class Suite:
     preload: list[str] = field(default_factory=list)  # libraries besides torch that the grader imports
     # before starting the submission's process, which then shares them (see autograder.fork_start)
     limits: Limits = field(default_factory=Limits)
+    # graded name -> the points of all its tests together (the homework's share of the assignment);
+    # a name left out keeps the points its test files declare
+    points: dict[str, float] = field(default_factory=dict)
 
     @property
     def master_path(self) -> Path:
@@ -76,6 +81,19 @@ class Suite:
         for path, hidden in ((self.public_tests_path, False), (self.hidden_tests_path, True)):
             if path.exists():
                 found += [(fn, hidden) for fn in testing.collect_tests(load_test_module(path, self))]
+        return self._with_points(found)
+
+    def _with_points(self, found: list[tuple[object, bool]]) -> list[tuple[object, bool]]:
+        """Give each graded name listed in ``points`` that total, shared among its tests in the
+        proportions their test files declare (so a test file's points are weights)."""
+        declared = defaultdict(float)
+        for fn, _ in found:
+            declared[fn.kit_test.graded_name] += fn.__dict__.setdefault("kit_weight", fn.kit_test.points)
+        for fn, _ in found:
+            name = fn.kit_test.graded_name
+            if name in self.points and declared[name] > 0:
+                share = round(self.points[name] * fn.kit_weight / declared[name], 4)
+                fn.kit_test = dataclasses.replace(fn.kit_test, points=share)
         return found
 
 
@@ -126,7 +144,12 @@ def load_suite(slug: str) -> Suite:
     except tomllib.TOMLDecodeError as error:
         raise UserError(f"{config_path} does not parse: {error}") from None
     limits = Limits(**config.pop("limits", {}))
-    return Suite(slug=slug, folder=folder, limits=limits, **config)
+    suite = Suite(slug=slug, folder=folder, limits=limits, **config)
+    unknown = sorted(set(suite.points) - set(suite.graded_names))
+    if unknown:
+        raise UserError(f"{config_path}: [points] names {', '.join(unknown)}, which are not graded names; "
+                        f"use one of {', '.join(suite.graded_names)}")
+    return suite
 
 
 def available_slugs() -> list[str]:
