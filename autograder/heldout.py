@@ -26,9 +26,10 @@ def heldout_path(suite_folder: Path, filename: str) -> Path:
 
 
 def judge_predictions(sub, predictor: str, inputs: Any, targets: Any, *, metric: Callable[[Any, Any], float],
-                      bar: float, higher_is_better: bool, label: str, timeout: float = 120.0) -> float:
+                      bar: float, higher_is_better: bool, label: str, timeout: float = 120.0,
+                      strict: bool = False) -> float:
     """Call ``predictor(inputs)`` in the sandbox, score it here, record it on the leaderboard and
-    fail unless the score clears ``bar``. Returns the score."""
+    fail unless the score clears ``bar`` (``strict``: passes it, as "exceeds 85%" asks). Returns the score."""
     predictions = sub.run(call, predictor, inputs, timeout=timeout)
     try:
         value = float(metric(predictions, targets))
@@ -37,7 +38,11 @@ def judge_predictions(sub, predictor: str, inputs: Any, targets: Any, *, metric:
     except Exception as error:  # the predictions had the wrong form: say what came back
         raise CheckFailed(f"{predictor} returned {describe(predictions)}, which could not be scored ({error})") from None
     sub.record(label, value)
-    passed = value >= bar if higher_is_better else value <= bar
-    relation = "at least" if higher_is_better else "at most"
+    if strict:
+        passed = value > bar if higher_is_better else value < bar
+        relation = "above" if higher_is_better else "below"
+    else:
+        passed = value >= bar if higher_is_better else value <= bar
+        relation = "at least" if higher_is_better else "at most"
     expect(passed, f"{label} on the autograder's held-out data is {value:.4g}; the bar is {relation} {bar:g}")
     return value

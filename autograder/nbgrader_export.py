@@ -31,8 +31,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.master import SETUP_TAG, convert_master, walk_written_questions
-from autograder.suite import KIT_ROOT, Suite, load_test_module, runtime_files
-from coursekit.testing import collect_tests
+from autograder.suite import KIT_ROOT, Suite, runtime_files
 
 DEFAULT_COURSE_DIR = KIT_ROOT / "release" / "nbgrader"
 HIDDEN_DIR = "kit_hidden"
@@ -249,20 +248,17 @@ def append_test_cells(notebook, suite: Suite):
         "Hidden tests appear here only when your notebook is graded.")
     heading.metadata["nbgrader"] = nbgrader_metadata("kit-tests-heading", locked=True)
     notebook.cells.append(heading)
-    for path, hidden in ((suite.public_tests_path, False), (suite.hidden_tests_path, True)):
-        filename = path.name
-        if not path.exists():
-            continue
-        for fn in collect_tests(load_test_module(path, suite.slug)):
-            spec = fn.kit_test
-            call = f"run_test({suite.slug!r}, {filename!r}, {fn.__name__!r})"
-            body = f"### BEGIN HIDDEN TESTS\n{call}\n### END HIDDEN TESTS" if hidden else call
-            points = f"{spec.points:g} point" + ("" if spec.points == 1 else "s")
-            cell = nbformat.v4.new_code_cell(f"# {spec.name} ({points}{', hidden' if hidden else ''})\n"
-                                             f"from kit_nbgrader import run_test\n{body}")
-            grade_id = _grade_id(f"{'hidden' if hidden else 'public'}-{fn.__name__}")
-            cell.metadata["nbgrader"] = nbgrader_metadata(grade_id, grade=True, locked=True, points=spec.points)
-            notebook.cells.append(cell)
+    for fn, hidden in suite.tests():  # with the points suite.toml gives them
+        filename = (suite.hidden_tests_path if hidden else suite.public_tests_path).name
+        spec = fn.kit_test
+        call = f"run_test({suite.slug!r}, {filename!r}, {fn.__name__!r})"
+        body = f"### BEGIN HIDDEN TESTS\n{call}\n### END HIDDEN TESTS" if hidden else call
+        points = f"{spec.points:g} point" + ("" if spec.points == 1 else "s")
+        cell = nbformat.v4.new_code_cell(f"# {spec.name} ({points}{', hidden' if hidden else ''})\n"
+                                         f"from kit_nbgrader import run_test\n{body}")
+        grade_id = _grade_id(f"{'hidden' if hidden else 'public'}-{fn.__name__}")
+        cell.metadata["nbgrader"] = nbgrader_metadata(grade_id, grade=True, locked=True, points=spec.points)
+        notebook.cells.append(cell)
     return notebook
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from autograder.errors import UserError
 from coursekit.notebook import code_fingerprint
+from autograder.homework_map import homework_points_table
 from autograder.master import read_master, written_questions
 from autograder.student_version import render, student_notebook
 from autograder.suite import KIT_ROOT, Suite, common_handout_files, runtime_files
@@ -144,6 +145,10 @@ def grading_sheet(suite: Suite) -> str:
     lines += ["", "## Graded by hand (create these as manually graded questions on Gradescope)", "",
               "| points | question |", "| --- | --- |"]
     lines += [f"| {q.points:g} | {q.name} |" for q in questions]
+    auto_points: dict[str, float] = {}
+    for fn, _ in tests:
+        auto_points[fn.kit_test.graded_name] = auto_points.get(fn.kit_test.graded_name, 0.0) + fn.kit_test.points
+    lines += homework_points_table(suite, auto_points, {q.name: q.points for q in questions})
     return "\n".join(lines) + "\n"
 
 

@@ -86,13 +86,17 @@ class Suite:
     def _with_points(self, found: list[tuple[object, bool]]) -> list[tuple[object, bool]]:
         """Give each graded name listed in ``points`` that total, shared among its tests in the
         proportions their test files declare (so a test file's points are weights)."""
-        declared = defaultdict(float)
+        by_name = defaultdict(list)
         for fn, _ in found:
-            declared[fn.kit_test.graded_name] += fn.__dict__.setdefault("kit_weight", fn.kit_test.points)
-        for fn, _ in found:
-            name = fn.kit_test.graded_name
-            if name in self.points and declared[name] > 0:
-                share = round(self.points[name] * fn.kit_weight / declared[name], 4)
+            fn.__dict__.setdefault("kit_weight", fn.kit_test.points)
+            by_name[fn.kit_test.graded_name].append(fn)
+        for name, fns in by_name.items():
+            declared = sum(fn.kit_weight for fn in fns)
+            if name not in self.points or declared <= 0:
+                continue
+            shares = [round(self.points[name] * fn.kit_weight / declared, 4) for fn in fns]
+            shares[-1] = round(self.points[name] - sum(shares[:-1]), 4)  # the shares add up to the total exactly
+            for fn, share in zip(fns, shares):
                 fn.kit_test = dataclasses.replace(fn.kit_test, points=share)
         return found
 

@@ -54,8 +54,34 @@ def parity_lstm_params():
         "one step too many": "def hidden_state(W, h0, t):\n    return torch.linalg.matrix_power(W.T, t + 1) @ h0",
     },
     "h1_next": {
-        "no softmax": "h1_next = ((GNN_W_Q @ GNN_FEATURES[0]) @ (GNN_FEATURES @ GNN_W_K.T).T / 2**0.5) @ (GNN_FEATURES @ GNN_W_V.T)",
-        "no 1/sqrt(d)": "h1_next = torch.softmax((GNN_W_Q @ GNN_FEATURES[0]) @ (GNN_FEATURES @ GNN_W_K.T).T, dim=0) @ (GNN_FEATURES @ GNN_W_V.T)",
+        "f forgotten (weights applied to h_j, not 2 h_j)": "h1_next = GNN_W @ GNN_H[0] + torch.clamp(GNN_AGG_WEIGHTS @ GNN_H[1:], min=0)",
+        "a plain mean instead of eq. (20)'s weights": "h1_next = GNN_W @ GNN_H[0] + torch.clamp((2 * GNN_H[1:]).mean(0), min=0)",
+        "the max dropped": "h1_next = GNN_W @ GNN_H[0] + GNN_AGG_WEIGHTS @ (2 * GNN_H[1:])",
+        "W h_1 as an element-wise product": "h1_next = GNN_W * GNN_H[0] + torch.clamp(GNN_AGG_WEIGHTS @ (2 * GNN_H[1:]), min=0)",
+    },
+    "num_directed_edges": {
+        "self-loops counted": "num_directed_edges = 16",
+        "undirected edges": "num_directed_edges = 6",
+        "a string": "num_directed_edges = '12'",
+    },
+    "figure_rnn_output": {
+        "odd minus even": "def figure_rnn_output(xs):\n    return int(sum(xs[0::2]) - sum(xs[1::2]) > 0)",
+        ">= instead of >": "def figure_rnn_output(xs):\n    return int(sum(xs[1::2]) - sum(xs[0::2]) >= 0)",
+        "the sum of all inputs": "def figure_rnn_output(xs):\n    return int(sum(xs) > 0)",
+        "returns h_T": "def figure_rnn_output(xs):\n    return sum(xs[1::2]) - sum(xs[0::2])",
+    },
+    "token_norms": {
+        "no square root": "def token_norms(beta):\n    return [2 * beta, beta, 2 * beta]",
+        "squared norms": "def token_norms(beta):\n    return [2 * beta ** 2, beta ** 2, 2 * beta ** 2]",
+        "x_2 taken as b + a": "import math\ndef token_norms(beta):\n    return [math.sqrt(2) * beta] * 3",
+    },
+    "copy_outputs": {
+        "scaled by 1/sqrt(d)": "def copy_outputs(beta):\n    a, b, c, d = base_vectors(beta)\n    X = torch.stack([d + b, a, c + b])\n"
+                                "    return torch.softmax(X @ X.T / 2, dim=-1) @ X",
+        "tokens in the wrong order": "def copy_outputs(beta):\n    a, b, c, d = base_vectors(beta)\n"
+                                      "    return self_attention_plain(torch.stack([a, d + b, c + b]))",
+        "the inputs returned (the limit, not the outputs)": "def copy_outputs(beta):\n    a, b, c, d = base_vectors(beta)\n"
+                                                             "    return torch.stack([d + b, a, c + b])",
     },
     "self_attention_plain": {
         "softmax over the wrong axis": "def self_attention_plain(X):\n    return torch.softmax(X @ X.T, dim=0) @ X",
@@ -84,7 +110,20 @@ def parity_lstm_params():
             "W_o": W([0.0, 0.0, 0.0], [0.0, 0.0, 0.0]), "b_o": torch.tensor([1.0, 1.0])}""",
     "spectral_radius": "import numpy as np\ndef spectral_radius(W):\n    return max(abs(np.linalg.eigvals(W.numpy())))",
     "hidden_state": "def hidden_state(W, h0, t):\n    return torch.linalg.matrix_power(W.T, t) @ h0 if t else h0.clone()",
-    "h1_next": "h1_next = [1.1978, 1.4011]",
+    "h1_next": "h1_next = [0, 0.8]",
+    "num_directed_edges": "num_directed_edges = 4 * 3",
+    "figure_rnn_output": """
+def figure_rnn_output(xs):
+    h = 0
+    for x in xs:  # running the recurrence instead of the closed form is also correct
+        h = x - h
+    return 1 if h > 0 else 0""",
+    "token_norms": "def token_norms(beta):\n    return torch.tensor([2.0, 1.0, 2.0]).sqrt() * beta",
+    "copy_outputs": """
+def copy_outputs(beta):
+    a, b, c, d = base_vectors(beta)
+    X = torch.stack([d + b, a, c + b]).float()
+    return torch.softmax(X @ X.T, dim=1) @ X""",
     "self_attention_plain": "def self_attention_plain(X):\n    w = torch.einsum('id,jd->ij', X, X).softmax(-1)\n    return torch.einsum('ij,jd->id', w, X)",
 }
 
@@ -103,6 +142,12 @@ def test_a_realistic_bug_loses_points(name, bug):
 def test_an_alternative_correct_answer_keeps_full_marks(name):
     got, possible = scores(SLUG, ALTERNATIVES[name], only=name)[name]
     assert got == possible, messages(SLUG, ALTERNATIVES[name], name)
+
+
+def test_the_homeworks_own_answers_keep_full_marks():
+    """CS7643-HW3 Q6(b) and (c) as the document determines them: h_1^{t+1} = [0, 0.8], 12 edges."""
+    assert scores(SLUG, "h1_next = torch.tensor([0.0, 0.8])", only="h1_next")["h1_next"] == (1.0, 1.0)
+    assert scores(SLUG, "num_directed_edges = 12", only="num_directed_edges")["num_directed_edges"] == (1.0, 1.0)
 
 
 def test_failure_messages_say_where_to_look():

@@ -145,7 +145,7 @@ def test_run_autograder_grades_a_full_submission(tmp_path, autograder_zip):
     results = run_autograder(root)
     assert schema_problems(results) == []
     total = sum(t["max_score"] for t in results["tests"])
-    assert results["score"] == total > 0
+    assert results["score"] == pytest.approx(total) and total > 0
     assert {t["visibility"] for t in results["tests"]} == {"visible", "after_published"}
     assert all(t["name"].split(":")[0] in load_suite(SLUG).graded_names for t in results["tests"])
     assert results["execution_time"] > 0

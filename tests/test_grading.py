@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from conftest import KIT_ROOT, grade, run_kit, student_notebook_with, write_notebook
 
+from autograder.suite import load_suite
+
 MASTER = KIT_ROOT / "solutions" / "foundations.ipynb"
 EXAMPLES = KIT_ROOT / "examples" / "foundations"
 
@@ -24,7 +26,7 @@ def check_gradescope_schema(results: dict) -> None:
 def test_the_master_gets_full_marks_and_a_valid_results_json(tmp_path):
     results = grade("foundations", MASTER, tmp_path / "results.json")
     check_gradescope_schema(results)
-    assert results["score"] == sum(t["max_score"] for t in results["tests"]) > 0
+    assert results["score"] == pytest.approx(sum(t["max_score"] for t in results["tests"])) and results["score"] > 0
     assert all(t["name"].split(":")[0] in results["output"] for t in results["tests"] if t["visibility"] != "visible")
 
 
@@ -49,7 +51,8 @@ def test_a_loop_an_exit_and_a_syntax_error_cost_only_what_they_break(tmp_path):
     results = grade("foundations", EXAMPLES / "loop_exit_and_syntax_error.ipynb", tmp_path / "results.json")
     check_gradescope_schema(results)
     lost = {t["name"].split(":")[0] for t in results["tests"] if t["score"] < t["max_score"]}
-    assert lost == {"spectral_radius", "hidden_state", "self_attention_plain"}
+    # copy_outputs calls the self_attention_plain that hangs while loading
+    assert lost == {"spectral_radius", "hidden_state", "self_attention_plain", "copy_outputs"}
     messages = {t["output"] for t in results["tests"] if t["score"] == 0}
     assert any("does not parse (SyntaxError" in m for m in messages)
     assert any("ran longer than" in m for m in messages)
@@ -60,7 +63,7 @@ def test_the_sample_submissions_grade_as_their_names_say(tmp_path):
     partial = grade("foundations", EXAMPLES / "partial_credit.ipynb", tmp_path / "partial.json")
     broken = grade("foundations", EXAMPLES / "broken_notebook.ipynb", tmp_path / "broken.json")
     maximum = sum(t["max_score"] for t in full["tests"])
-    assert full["score"] == maximum
+    assert full["score"] == pytest.approx(maximum)
     assert 0 < partial["score"] < maximum
     assert broken["score"] == 0 and "not valid notebook JSON" in broken["output"]
 
@@ -88,11 +91,12 @@ def test_the_table_is_printed_and_the_exit_code_is_zero_whatever_the_score(tmp_p
     stub = KIT_ROOT / "assignments" / "foundations" / "foundations.ipynb"
     result = run_kit("grade", "foundations", str(stub), "--out", str(tmp_path / "r.json"))
     assert result.returncode == 0
-    assert "0/24 points" in result.stdout or "0/" in result.stdout.splitlines()[-1]
+    assert result.stdout.splitlines()[-1].startswith("0/")
     assert "NotImplementedError: still the stub" in result.stdout
 
 
 def test_verify_foundations_passes():
     result = run_kit("verify", "foundations")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "foundations: master 24/24" in result.stdout and "stub 0/24" in result.stdout
+    total = sum(fn.kit_test.points for fn, _ in load_suite("foundations").tests())
+    assert f"foundations: master {total:g}/{total:g}" in result.stdout and f"stub 0/{total:g}" in result.stdout

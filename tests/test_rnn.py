@@ -341,3 +341,36 @@ def test_the_reference_module_agrees_with_the_master_on_generated_tweets(tmp_pat
     assert (texts, labels) == master["load_sentiment140"](str(path))
     assert [reference.clean_tweet(t) for t in texts] == [master["clean_tweet"](t) for t in texts]
     assert reference.split_indices(300, seed=4) == master["split_indices"](300, seed=4)
+
+
+# ---------------------------------------------------------------------------------------------
+# The bar of the 85% test, as the homework words it: the accuracy must *exceed* 85%
+
+
+class _Predicts:
+    """A stand-in submission whose predictor returns fixed labels (judge_predictions' side only)."""
+
+    def __init__(self, predictions):
+        self.predictions, self.leaderboard = predictions, {}
+
+    def run(self, probe, *args, **kwargs):
+        return self.predictions
+
+    def record(self, key, value):
+        self.leaderboard[key] = value
+
+
+def test_exactly_85_percent_does_not_exceed_85_percent():
+    from autograder.heldout import judge_predictions
+    from coursekit.testing import CheckFailed
+
+    labels = [1] * 20
+    exactly = [1] * 17 + [0] * 3  # 17/20 = 0.85
+    above = [1] * 18 + [0] * 2
+    judge = dict(metric=lambda p, y: sum(a == b for a, b in zip(p, y)) / len(y), bar=0.85,
+                 higher_is_better=True, label="accuracy", strict=True)
+    with pytest.raises(CheckFailed, match="the bar is above 0.85"):
+        judge_predictions(_Predicts(exactly), "predict_sentiment", ["t"] * 20, labels, **judge)
+    assert judge_predictions(_Predicts(above), "predict_sentiment", ["t"] * 20, labels, **judge) == 0.9
+    judge["strict"] = False  # "at least", for bars the documents word that way
+    assert judge_predictions(_Predicts(exactly), "predict_sentiment", ["t"] * 20, labels, **judge) == 0.85

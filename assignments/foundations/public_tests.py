@@ -82,3 +82,32 @@ def self_attention_small(sub):
     expected = torch.softmax(X @ X.T, dim=-1) @ X
     expect_close(sub.run(call, "self_attention_plain", X), expected, "self_attention_plain(X)",
                  "softmax over each row of X Xᵀ (dim=-1), no scaling")
+
+
+@test("num_directed_edges", "is a whole number")
+def directed_edges_is_a_count(sub):
+    got = sub.run(value_of, "num_directed_edges")
+    expect(isinstance(got, int) or (isinstance(got, float) and got.is_integer()),
+           f"expected a whole number of edges, got {got!r}")
+
+
+@test("figure_rnn_output", "returns an int 0 or 1 for the inputs [1, 2] and [2, 1]")
+def figure_rnn_small(sub):
+    for xs in ([1, 2], [2, 1]):
+        got = sub.run(call, "figure_rnn_output", xs)
+        expect(got in (0, 1) and not isinstance(got, bool), f"figure_rnn_output({xs}) should be the int 0 or 1, got {got!r}")
+    expect(sub.run(call, "figure_rnn_output", [1, 2]) != sub.run(call, "figure_rnn_output", [2, 1]),
+           "[1, 2] and [2, 1] give the same output: the order of the inputs matters to this network")
+
+
+@test("token_norms", "returns three numbers, the norm of x_2 = a being beta")
+def token_norms_shape(sub):
+    got = as_tensor(sub.run(call, "token_norms", 2.0), "token_norms(2)").reshape(-1)
+    expect_equal(tuple(got.shape), (3,), "number of norms", "one norm per token x_1, x_2, x_3")
+    expect_close(got[1:2], torch.tensor([2.0], dtype=got.dtype), "||x_2|| for beta = 2", "x_2 = a has norm beta")
+
+
+@test("copy_outputs", "returns a (3, 4) tensor: one output per token, in the space of the base vectors")
+def copy_outputs_shape(sub):
+    got = as_tensor(sub.run(call, "copy_outputs", 1.0), "copy_outputs(1)")
+    expect_equal(tuple(got.shape), (3, 4), "shape of copy_outputs(1.0)", "rows y_1, y_2, y_3, each a 4-vector")

@@ -483,8 +483,9 @@ def accuracy(predictions, labels) -> float:
     return sum(int(p) == y for p, y in zip(predictions, labels)) / len(labels)
 
 
-@test("predict_sentiment", "the 85% test: accuracy at least 85% on the autograder's held-out tweets")
+@test("predict_sentiment", "the 85% test: accuracy above 85% on the autograder's held-out tweets")
 def eighty_five_percent(sub):
+    """HW4-2026 P1(d) and HW5-2022 P1(c): the point is earned when the accuracy *exceeds* 85%."""
     texts, labels = read_heldout(heldout_path(SUITE, "sentiment140_heldout.csv"))
     judge_predictions(sub, "predict_sentiment", texts, labels, metric=accuracy, bar=0.85, higher_is_better=True,
-                      label="accuracy", timeout=120.0)
+                      label="accuracy", timeout=120.0, strict=True)
