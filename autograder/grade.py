@@ -12,7 +12,7 @@ from coursekit.notebook import extract_definitions
 from autograder.results import GradedTest, results_json, unreadable_results
 from autograder.sandbox import SandboxedSubmission
 from autograder.submission import open_submission
-from autograder.suite import Suite, runtime_files
+from autograder.suite import Suite, available_slugs, load_suite, runtime_files
 from coursekit.testing import run_test
 
 
@@ -28,6 +28,9 @@ def grade_submission(suite: Suite, path: Path, sandbox_user: str | None = None) 
             return unreadable_results(str(problem), time.monotonic() - started, max_score(suite))
         install_helpers(suite, workdir)
         extraction = extract_definitions(submission.notebook, set(suite.graded_names))
+        wrong = wrong_assignment(submission.notebook, extraction, suite)
+        if wrong:
+            return unreadable_results(wrong, time.monotonic() - started, max_score(suite))
         if sandbox_user:
             _hand_over(workdir, Path(scratch), sandbox_user)
         sandbox = SandboxedSubmission(extraction, workdir, suite.limits, user=sandbox_user,
@@ -38,6 +41,23 @@ def grade_submission(suite: Suite, path: Path, sandbox_user: str | None = None) 
         finally:
             sandbox.close()
     return results_json(graded, time.monotonic() - started, sandbox.leaderboard, notice=load_notice(extraction))
+
+
+def wrong_assignment(notebook: dict, extraction, suite: Suite) -> str:
+    """Why this notebook is another assignment's ('' when it is this one's): the slug a handout
+    notebook carries in its metadata or, failing that, graded names of another assignment only."""
+    slug = notebook.get("metadata", {}).get("kit", {}).get("slug") if isinstance(notebook.get("metadata"), dict) else None
+    if not slug:
+        defined = extraction.defined_names()
+        if defined & set(suite.graded_names):
+            return ""
+        others = [s for s in available_slugs() if s != suite.slug
+                  and len(defined & set(load_suite(s).graded_names)) >= 2]
+        slug = others[0] if others else None
+    if not slug or slug == suite.slug:
+        return ""
+    return (f"this is the {slug} notebook, but this is the {suite.slug} assignment, which expects {suite.slug}.ipynb: "
+            f"upload your {suite.slug} notebook here (and the {slug} one to its own assignment)")
 
 
 def install_helpers(suite: Suite, workdir: Path) -> None:

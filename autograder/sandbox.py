@@ -87,18 +87,11 @@ class SandboxedSubmission:
 
     def why_undefined(self, name: str) -> str:
         """A short reason for a missing name: the broken cell or failed statement, if any."""
-        for problem in self.extraction.problems:
-            if name in problem.names:
-                return f": cell {problem.cell} does not parse ({problem.message})"
-        statement = self.extraction.last_definition(name)
-        if statement is None:
-            return " in the notebook (check the spelling, and that the cell is a code cell)"
-        index = self.extraction.statements.index(statement)
-        if index in self.excluded:
-            return f": its definition in cell {statement.cell} was {self.load_errors[index]}"
-        if index in self.load_errors:
-            return f": its definition in cell {statement.cell} failed ({self.load_errors[index]})"
-        return f": its definition in cell {statement.cell} did not finish loading"
+        return self.extraction.why_undefined(name, self.load_errors)
+
+    def explain_error(self, message: str) -> str:
+        """Where a name the error says is undefined is built at top level, and why it was not."""
+        return self.extraction.explain_name_error(message, self.load_errors)
 
     def run(self, probe: Callable, *args: Any, timeout: float | None = None) -> Any:
         """Run ``probe(namespace, *args)`` in the sandbox and return its plain-data result."""

@@ -10,7 +10,11 @@ order, only the top-level statements that *define* something:
 * assignments of cheap values: literals, ``torch.device(...)`` and environment look-ups
   (``HIDDEN = 64``, ``device = torch.device("cuda" if torch.cuda.is_available() else "cpu")``,
   ``SMOKE = os.environ.get("KIT_SMOKE") == "1"``);
-* ``try:`` blocks made only of the above (the usual optional-import idiom).
+* ``try:`` blocks made only of the above (the usual optional-import idiom);
+* the top-level state those definitions use: an assignment such as ``criterion = nn.BCEWithLogitsLoss()``
+  or ``vocab = build_vocab(words)`` is kept when a kept definition reads the name it binds (and, in
+  turn, what that assignment reads). Such statements are marked ``state``: the grader runs them under
+  the same per-statement time budget, and a name whose state did not build says which statement it was.
 
 Everything else (loops, calls, plots, magics) is dropped. A cell that does not parse is reported
 with the graded names it seems to define, so that it costs only those names.
@@ -22,6 +26,7 @@ plain Python before parsing.
 from __future__ import annotations
 
 import ast
+import builtins
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -38,6 +43,7 @@ class Statement:
     first_line: int  # 1-based line of the statement inside its cell
     source: str
     names: tuple[str, ...]  # the names it binds
+    state: bool = False  # top-level state kept because a definition reads it (not a definition itself)
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,39 @@ class Extraction:
         matches = [s for s in self.statements if name in s.names]
         return matches[-1] if matches else None
 
+    def why_undefined(self, name: str, load_errors: dict[int, str]) -> str:
+        """Why ``name`` is not defined after loading, given each failed statement's error (by index):
+        the broken cell or the failed statement. The grader and ``check()`` say the same."""
+        for problem in self.problems:
+            if name in problem.names:
+                return f": cell {problem.cell} does not parse ({problem.message})"
+        statement = self.last_definition(name)
+        if statement is None:
+            return " in the notebook (check the spelling, and that the cell is a code cell)"
+        error = load_errors.get(self.statements.index(statement))
+        if error is None:
+            return f": its definition in cell {statement.cell} did not finish loading"
+        if error.startswith("left out because"):
+            return f": its definition in cell {statement.cell} was {error}"
+        return f": its definition in cell {statement.cell} failed ({error})"
+
+    def explain_name_error(self, message: str, load_errors: dict[int, str]) -> str:
+        """For ``NameError: name 'vocab' is not defined``: where the notebook builds ``vocab`` at top
+        level and why that statement did not build it, with what to do instead ('' otherwise)."""
+        found = re.search(r"name '(\w+)' is not defined", message)
+        if not found:
+            return ""
+        name = found.group(1)
+        for index in range(len(self.statements) - 1, -1, -1):
+            statement = self.statements[index]
+            if name in statement.names and statement.state and index in load_errors:
+                why = load_errors[index]
+                how = why[len("left out because "):] if why.startswith("left out because ") else f"failed: {why}"
+                return (f"; `{name}` is built at top level in cell {statement.cell} (line {statement.first_line}) "
+                        f"by a statement that did not finish here ({how}); build it inside the function that "
+                        f"uses it, or save it with your files and load it there")
+        return ""
+
 
 def code_cells(notebook: dict) -> list[tuple[int, str]]:
     """``(cell number, source)`` for every code cell, numbered as Jupyter shows them (1-based)."""
@@ -74,24 +113,97 @@ def code_cells(notebook: dict) -> list[tuple[int, str]]:
 
 
 def extract_definitions(notebook: dict, graded_names: set[str] | frozenset[str]) -> Extraction:
-    """The definitions a notebook makes, in execution order."""
+    """The definitions a notebook makes, and the top-level state they read, in execution order."""
     extraction = Extraction()
+    parsed: list[tuple[Statement, ast.stmt]] = []  # every top-level statement, in notebook order
     for number, source in code_cells(notebook):
         python = as_plain_python(source)
         try:
             tree = ast.parse(python)
-        except SyntaxError as error:
+        except (SyntaxError, ValueError, MemoryError, RecursionError) as error:
+            message = (f"{type(error).__name__}: {error.msg} (line {error.lineno})" if isinstance(error, SyntaxError)
+                       else f"{type(error).__name__}: the cell is too large or too deeply nested to read")
             extraction.problems.append(CellProblem(
-                number, f"{type(error).__name__}: {error.msg} (line {error.lineno})",
-                tuple(sorted(names_in_broken_cell(source) & set(graded_names)))))
+                number, message, tuple(sorted(names_in_broken_cell(source) & set(graded_names)))))
             continue
         lines = python.splitlines()
         for node in tree.body:
-            if is_definition(node, graded_names):
-                first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-                text = "\n".join(lines[first - 1:node.end_lineno])
-                extraction.statements.append(Statement(number, first, text, tuple(bound_names(node))))
+            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            text = "\n".join(lines[first - 1:node.end_lineno])
+            parsed.append((Statement(number, first, text, tuple(bound_names(node))), node))
+    kept = {i for i, (_, node) in enumerate(parsed) if is_definition(node, graded_names)}
+    state = state_statements(parsed, kept, graded_names)
+    for i, (statement, _) in enumerate(parsed):
+        if i in kept:
+            extraction.statements.append(statement)
+        elif i in state:
+            extraction.statements.append(Statement(statement.cell, statement.first_line, statement.source,
+                                                   statement.names, state=True))
     return extraction
+
+
+STATE_NODES = (ast.Assign, ast.AnnAssign, ast.AugAssign)
+
+
+def state_statements(parsed: list[tuple[Statement, ast.stmt]], kept: set[int], graded_names) -> set[int]:
+    """Indices of the dropped top-level assignments that the graded names read, directly or through
+    the other definitions they use (training loops and plots that no graded name reaches stay out).
+
+    A function reads its globals when it is called, after every cell has run, so a name it reads is
+    bound by the notebook's *last* assignment to it; a top-level assignment reads its names when it
+    runs, so by the last assignment *before* it."""
+    graded = [last_binder(parsed, name, len(parsed)) for name in graded_names]
+    visited = {i for i in graded if i is not None and i in kept}
+    wanted = [(i, name) for i in visited for name in read_names(parsed[i][1])]
+    state: set[int] = set()
+    while wanted:
+        reader, name = wanted.pop()
+        before = len(parsed) if isinstance(parsed[reader][1], DEFERRED_NODES) else reader
+        binder = last_binder(parsed, name, before)
+        if binder is None or binder in visited:
+            continue
+        if binder not in kept:
+            if not isinstance(parsed[binder][1], STATE_NODES):
+                continue
+            state.add(binder)
+        visited.add(binder)
+        wanted += [(binder, read) for read in read_names(parsed[binder][1])]
+    return state
+
+
+DEFERRED_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def last_binder(parsed: list[tuple[Statement, ast.stmt]], name: str, before: int) -> int | None:
+    """The index of the last top-level statement before ``before`` that binds ``name``."""
+    for i in range(before - 1, -1, -1):
+        if name in parsed[i][0].names:
+            return i
+    return None
+
+
+def read_names(node: ast.stmt) -> set[str]:
+    """Global names a statement reads: for a function or class, the names its body loads that it
+    does not bind itself (nor are builtins); for an assignment, those of its value."""
+    if isinstance(node, STATE_NODES):
+        value = node.value if node.value is not None else ast.Constant(None)
+        loads = {n.id for n in ast.walk(value) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            loads.add(node.target.id)
+        return loads - set(dir(builtins))
+    if not isinstance(node, DEFERRED_NODES):
+        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - set(dir(builtins))
+    loads, local = set(), set()
+    for inner in ast.walk(node):
+        if isinstance(inner, ast.Name):
+            (loads if isinstance(inner.ctx, ast.Load) else local).add(inner.id)
+        elif isinstance(inner, ast.arg):
+            local.add(inner.arg)
+        elif isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and inner is not node:
+            local.add(inner.name)
+        elif isinstance(inner, (ast.Import, ast.ImportFrom)):
+            local.update((a.asname or a.name).split(".")[0] for a in inner.names)
+    return loads - local - set(dir(builtins))
 
 
 def as_plain_python(source: str) -> str:
@@ -153,9 +265,10 @@ def bound_names(node: ast.stmt) -> list[str]:
         return [node.name]
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         return [(alias.asname or alias.name).split(".")[0] for alias in node.names if alias.name != "*"]
-    if isinstance(node, (ast.Assign, ast.AnnAssign)):
+    if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+        return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)
+                and isinstance(n.ctx, ast.Store)]
     if isinstance(node, ast.Try):
         inner = node.body + node.orelse + node.finalbody + [s for h in node.handlers for s in h.body]
         return [name for s in inner for name in bound_names(s)]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import json
 import sys
 import traceback
 from dataclasses import dataclass
@@ -267,9 +268,11 @@ class LocalSubmission:
 
     def run(self, probe: Callable, *args: Any, timeout: float | None = None) -> Any:
         """Call ``probe(namespace, *args)`` and return its result as plain data."""
+        import zlib
+
         import torch
 
-        torch.manual_seed(0)
+        torch.manual_seed(zlib.crc32(probe.__name__.encode()) & 0x7FFFFFFF)  # the grader's seed for this probe
         try:
             result = probe(self.namespace, *copy.deepcopy(args))
         except (CheckFailed, KeyboardInterrupt):
@@ -286,6 +289,78 @@ class LocalSubmission:
 
     def record(self, key: str, value: float) -> None:
         self.leaderboard[key] = value
+
+
+class ExtractedSubmission(LocalSubmission):
+    """The notebook as the grader sees it, in the student's own kernel: the definitions (and the
+    top-level state they read) that the grader keeps from the cells run so far, executed afresh in a
+    namespace of their own, each statement under the grader's time budget. ``check()`` judges this,
+    so that a check that passes here passes in the grader, and fails with the grader's message."""
+
+    def __init__(self, extraction, statement_seconds: float = 15.0):
+        super().__init__({"__name__": "__main__", "__builtins__": __builtins__})
+        self.extraction = extraction
+        self.load_errors: dict[int, str] = {}
+        for index, statement in enumerate(extraction.statements):
+            error = _run_statement(statement, self.namespace, statement_seconds)
+            if error:
+                self.load_errors[index] = error
+
+    def why_undefined(self, name: str) -> str:
+        return self.extraction.why_undefined(name, self.load_errors)
+
+    def explain_error(self, message: str) -> str:
+        return self.extraction.explain_name_error(message, self.load_errors)
+
+    def source_of(self, name: str) -> str:
+        statement = self.extraction.last_definition(name)
+        return statement.source if statement else ""
+
+
+def _run_statement(statement, namespace: dict, seconds: float) -> str:
+    """Execute one kept statement as the grader's sandbox does; '' or what went wrong."""
+    import signal
+    import threading
+
+    padded = "\n" * (statement.first_line - 1) + statement.source  # tracebacks show the cell's lines
+    timed = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+
+    def too_long(signum, frame):
+        raise TimeoutError
+
+    previous = signal.signal(signal.SIGALRM, too_long) if timed else None
+    try:
+        if timed:
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+        exec(compile(padded, f"<cell {statement.cell}>", "exec"), namespace)
+        return ""
+    except TimeoutError:
+        for name in statement.names:
+            namespace.pop(name, None)
+        return f"left out because it ran longer than {seconds:.0f} s"
+    except BaseException as error:  # noqa: BLE001 - SystemExit too, as in the sandbox
+        return student_error_message(error)
+    finally:
+        if timed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+
+def _as_the_grader_sees_it(live_globals: dict, tests_path: Path) -> LocalSubmission:
+    """In a Jupyter kernel, the cells run so far (IPython's ``In``) as the grader would extract
+    them; elsewhere (a plain script), the live globals."""
+    cells = live_globals.get("In")
+    if not isinstance(cells, list) or not cells:
+        return LocalSubmission(live_globals)
+    from coursekit.notebook import extract_definitions
+
+    manifest = tests_path.parent / "assignment.json"
+    try:
+        graded = set(json.loads(manifest.read_text())["graded_names"])
+    except (OSError, ValueError, KeyError):
+        graded = set()
+    notebook = {"cells": [{"cell_type": "code", "source": source} for source in cells[1:] if isinstance(source, str)]}
+    return ExtractedSubmission(extract_definitions(notebook, graded))
 
 
 def student_error_message(error: BaseException) -> str:
@@ -336,7 +411,8 @@ def run_test(fn: Callable, submission) -> Outcome:
     except CheckFailed as failure:
         return Outcome(spec, 0.0, str(failure))
     except StudentCodeError as error:
-        return Outcome(spec, 0.0, f"your code raised {error}")
+        explain = getattr(submission, "explain_error", lambda message: "")
+        return Outcome(spec, 0.0, f"your code raised {error}{explain(str(error))}")
     except SandboxError as error:
         return Outcome(spec, 0.0, str(error))
     except Exception as error:  # a bug in a test must not stop the others
@@ -354,15 +430,19 @@ def check(graded_name: str, tests_file: str | None = None) -> bool:
     """Run the public self-checks of ``graded_name`` against this notebook and print the verdict.
 
     Call it from the notebook right after your implementation, e.g. ``check("spectral_radius")``.
+    It judges the notebook as the autograder will see it: the definitions of the cells you have run,
+    re-run on their own, without the loops, plots and training around them. So a name that relies on
+    something only a training cell built fails here, with the autograder's message, not after upload.
     """
-    namespace = sys._getframe(1).f_globals
+    live_globals = sys._getframe(1).f_globals
     tests_file = tests_file or str(_public_tests_file())
     module = _load_module(Path(tests_file))
     tests = [fn for fn in collect_tests(module) if fn.kit_test.graded_name == graded_name]
     if not tests:
         print(f"No self-checks for {graded_name!r} in {tests_file}.")
         return False
-    outcomes = [run_test(fn, LocalSubmission(namespace)) for fn in tests]
+    submission = _as_the_grader_sees_it(live_globals, Path(tests_file))
+    outcomes = [run_test(fn, submission) for fn in tests]
     for outcome in outcomes:
         mark = "PASS" if outcome.passed else "FAIL"
         detail = "" if outcome.passed else f"\n      {outcome.message}"

@@ -4,6 +4,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 from conftest import KIT_ROOT, grade, run_kit, student_notebook_with, write_notebook
 
@@ -100,3 +101,14 @@ def test_verify_foundations_passes():
     assert result.returncode == 0, result.stdout + result.stderr
     total = sum(fn.kit_test.points for fn, _ in load_suite("foundations").tests())
     assert f"foundations: master {total:g}/{total:g}" in result.stdout and f"stub 0/{total:g}" in result.stdout
+
+
+def test_another_assignments_notebook_gets_one_line_saying_which_was_found(tmp_path):
+    rnn_handout = KIT_ROOT / "assignments" / "rnn" / "rnn.ipynb"  # carries its slug in its metadata
+    results = grade("foundations", rnn_handout, tmp_path / "r.json")
+    assert results["score"] == 0 and len(results["tests"]) == 1
+    assert "this is the rnn notebook" in results["output"] and "expects foundations.ipynb" in results["output"]
+    stripped = nbformat.read(str(KIT_ROOT / "solutions" / "rnn.ipynb"), as_version=4)
+    stripped.metadata = {}  # no metadata: told apart by the graded names it defines
+    results = grade("foundations", write_notebook(stripped, tmp_path / "foundations.ipynb"), tmp_path / "s.json")
+    assert "this is the rnn notebook" in results["output"]
