@@ -157,7 +157,7 @@ with torch.no_grad():
     _samples = {
         "GAN": (generator(torch.randn(_count, LATENT_DIM, device=device)) + 1) / 2,
         "conditional GAN": (cond_generator(torch.randn(len(_asked_for), LATENT_DIM, device=device), _asked_for) + 1) / 2,
-        "VAE": vae.decode(torch.randn(_count, VAE_LATENT_DIM, device=device)),
+        "VAE": vae.decode(torch.randn(_count, VAE_LATENT_DIM, device=device))[0],  # the means of p(x|z)
         "DDPM": torch.cat([(ddpm_sample(noise_model, betas, count=n, snapshots=1)[0] + 1) / 2
                            for n in [250] * (_count // 250) + [_count % 250] if n]),
     }

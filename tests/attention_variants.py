@@ -22,6 +22,13 @@ def cross_attention_images(targets, sources):
     return weights @ sources, weights
 '''
 
+# Both homework sets allow any dot-product variant: the unscaled scores keep full marks too.
+CROSS_ATTENTION_UNSCALED = '''
+def cross_attention_images(targets, sources):
+    weights = torch.softmax(torch.einsum("td,sd->ts", targets, sources), dim=-1)
+    return torch.einsum("ts,sd->td", weights, sources), weights
+'''
+
 SELF_ATTENTION_EINSUM = '''
 def self_attention(X, W_Q, W_K, W_V):
     scores = torch.einsum("nd,de,fe,mf->nm", X, W_Q, W_K, X)
@@ -177,9 +184,14 @@ BUGS = {
             "return F.scaled_dot_product_attention(query, key, value, attn_mask=mask), weights"),
     },
     "cross_attention_images": {
-        "missing 1/sqrt(d)": CROSS_ATTENTION_BY_HAND.replace(" / math.sqrt(targets.shape[1])", ""),
         "sources attend to targets": CROSS_ATTENTION_BY_HAND.replace("targets @ sources.T", "sources @ targets.T"),
         "softmax over the wrong axis": CROSS_ATTENTION_BY_HAND.replace("dim=1", "dim=0"),
+        "scores divided by 784": CROSS_ATTENTION_BY_HAND.replace("math.sqrt(targets.shape[1])", "targets.shape[1]"),
+        "values are the targets": CROSS_ATTENTION_BY_HAND.replace("return weights @ sources", "return weights @ targets"),
+        "a single target squeezed away": CROSS_ATTENTION_BY_HAND.replace("return weights @ sources, weights",
+                                                                        "return (weights @ sources).squeeze(0), weights.squeeze(0)"),
+        "outputs from unscaled weights, scaled weights returned": CROSS_ATTENTION_BY_HAND.replace(
+            "return weights @ sources, weights", "return torch.softmax(targets @ sources.T, dim=1) @ sources, weights"),
     },
     "self_attention": {
         "scaled by 1/sqrt(d_k)": "def self_attention(X, W_Q, W_K, W_V):\n    Q, K = X @ W_Q, X @ W_K\n"

@@ -1,7 +1,7 @@
 """The attention tests catch realistic mistakes and accept other correct answers."""
 import pytest
 import torch
-from attention_variants import ALTERNATIVES, BEAM_ITERATIVE, BUGS
+from attention_variants import ALTERNATIVES, BEAM_ITERATIVE, BUGS, CROSS_ATTENTION_UNSCALED
 from variants import messages, scores
 
 SLUG = "attention"
@@ -22,6 +22,17 @@ def test_a_realistic_bug_loses_points(name, bug):
 def test_an_alternative_correct_answer_keeps_full_marks(name):
     got, possible = scores(SLUG, ALTERNATIVES[name], only=name)[name]
     assert got == possible, messages(SLUG, ALTERNATIVES[name], name)
+
+
+def test_unscaled_dot_product_cross_attention_keeps_full_marks():
+    """HW4-2026 P2(a) asks for "the standard dot-product attention" and HW5-2022 P2(a) allows any variant."""
+    got, possible = scores(SLUG, CROSS_ATTENTION_UNSCALED, only="cross_attention_images")["cross_attention_images"]
+    assert got == possible, messages(SLUG, CROSS_ATTENTION_UNSCALED, "cross_attention_images")
+
+
+def test_a_cross_attention_that_squeezes_the_single_target_says_so():
+    found = messages(SLUG, BUGS["cross_attention_images"]["a single target squeezed away"], "cross_attention_images")
+    assert any("do not squeeze" in m for m in found), found
 
 
 def test_an_iterative_beam_search_written_differently_keeps_full_marks():

@@ -11,6 +11,16 @@ from autograder.suite import load_suite
 SLUG = "generative"
 
 
+def gaussian_loss(nll: str = "0.5 * torch.sum(math.log(2 * math.pi) + x_logvar + (x - x_mean) ** 2 / x_logvar.exp())",
+                  kl: str = "-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())") -> str:
+    """A Gaussian-decoder vae_loss; the bugs below replace its negative log-likelihood or its KL."""
+    return f"""
+def vae_loss(x, x_mean, x_logvar, mu, logvar):
+    nll = {nll}
+    kl = {kl}
+    return (nll + kl) / x.shape[0]"""
+
+
 # Each bug is what a student plausibly writes; the graded name it breaks must lose points.
 BUGS = {
     "discriminator_loss": {
@@ -116,27 +126,36 @@ class VAE(VAE):
 class VAE(VAE):
     def reparameterize(self, mu, logvar):
         return mu + torch.exp(0.5 * logvar) * (torch.rand_like(mu) - 0.5) * 12 ** 0.5""",
-        "decoder without a sigmoid": """
+        "Bernoulli decoder (pixel probabilities only)": """
 class VAE(VAE):
     def decode(self, z):
-        return self.decoder[:-1](z).view(-1, 1, 28, 28)""",
+        return torch.sigmoid(self.to_x_mean(self.decoder(z))).view(-1, 1, 28, 28)
+    def forward(self, x):
+        mu, logvar = self.encode(x)
+        return self.decode(self.reparameterize(mu, logvar)), mu, logvar""",
+        "flat decoder outputs (N, 784)": """
+class VAE(VAE):
+    def decode(self, z):
+        hidden = self.decoder(z)
+        return torch.sigmoid(self.to_x_mean(hidden)), self.to_x_logvar(hidden)""",
+        "decoder mean ignores z": """
+class VAE(VAE):
+    def decode(self, z):
+        hidden = self.decoder(torch.zeros_like(z))
+        return torch.sigmoid(self.to_x_mean(hidden)).view(-1, 1, 28, 28), self.to_x_logvar(hidden).view(-1, 1, 28, 28)""",
     },
     "vae_loss": {
-        "KL with the wrong sign": """
-def vae_loss(recon, x, mu, logvar):
-    kl = 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-    return (F.binary_cross_entropy(recon, x, reduction="sum") + kl) / x.shape[0]""",
-        "KL without the 1/2": """
-def vae_loss(recon, x, mu, logvar):
-    kl = -torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-    return (F.binary_cross_entropy(recon, x, reduction="sum") + kl) / x.shape[0]""",
-        "BCE averaged over pixels": """
-def vae_loss(recon, x, mu, logvar):
-    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / x.shape[0]
-    return F.binary_cross_entropy(recon, x) + kl""",
-        "not averaged over the batch": """
-def vae_loss(recon, x, mu, logvar):
-    return F.binary_cross_entropy(recon, x, reduction="sum") - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())""",
+        "KL with the wrong sign": gaussian_loss(kl="0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"),
+        "KL without the 1/2": gaussian_loss(kl="-torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"),
+        "not averaged over the batch": gaussian_loss().replace("return (nll + kl) / x.shape[0]", "return nll + kl"),
+        "still the Bernoulli loss": gaussian_loss(nll='F.binary_cross_entropy(x_mean, x, reduction="sum")'),
+        "the decoder variance ignored (summed squared error)": gaussian_loss(nll="0.5 * torch.sum((x - x_mean) ** 2)"),
+        "exp(x_logvar) used as the standard deviation": gaussian_loss(
+            nll="torch.sum(0.5 * math.log(2 * math.pi) + x_logvar + (x - x_mean) ** 2 / (2 * (2 * x_logvar).exp()))"),
+        "NLL averaged over pixels": gaussian_loss(
+            nll="0.5 * torch.mean(math.log(2 * math.pi) + x_logvar + (x - x_mean) ** 2 / x_logvar.exp()) * x.shape[0]"),
+        "the constant 1/2 log(2 pi) left out": gaussian_loss(
+            nll="0.5 * torch.sum(x_logvar + (x - x_mean) ** 2 / x_logvar.exp())"),
     },
     "linear_beta_schedule": {
         "end point left out": """
@@ -220,6 +239,7 @@ class ConditionalDiscriminator(nn.Module):
         return self.psi(features).squeeze(-1) + (self.embed(labels) * features).sum(dim=1)""",
     "VAE": """
 class VAE(nn.Module):
+    # convolutional, with a fixed decoder variance of 0.1 (allowed: x_logvar is that constant everywhere)
     def __init__(self, latent_dim):
         super().__init__()
         self.enc = nn.Sequential(nn.Conv2d(1, 16, 4, 2, 1), nn.ReLU(), nn.Conv2d(16, 32, 4, 2, 1), nn.ReLU(), nn.Flatten())
@@ -234,15 +254,18 @@ class VAE(nn.Module):
         eps = torch.randn(mu.shape, dtype=mu.dtype, device=mu.device)
         return eps.mul(logvar.mul(0.5).exp()).add(mu)
     def decode(self, z):
-        return torch.sigmoid(self.dec(self.dec_in(z).view(-1, 32, 7, 7)))
+        mean = self.dec(self.dec_in(z).view(-1, 32, 7, 7))
+        return mean, torch.full_like(mean, math.log(0.1))
     def forward(self, x):
         mu, logvar = self.encode(x)
-        return self.decode(self.reparameterize(mu, logvar)), mu, logvar""",
+        return (*self.decode(self.reparameterize(mu, logvar)), mu, logvar)""",
     "vae_loss": """
-def vae_loss(recon, x, mu, logvar):
-    reconstruction = -(x * torch.log(recon) + (1 - x) * torch.log(1 - recon)).flatten(1).sum(dim=1)
-    kl = 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(dim=1)
-    return (reconstruction + kl).mean()""",
+def vae_loss(x, x_mean, x_logvar, mu, logvar):
+    p_x = torch.distributions.Normal(x_mean, torch.exp(0.5 * x_logvar))
+    q_z = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
+    prior = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    per_image = -p_x.log_prob(x).flatten(1).sum(1) + torch.distributions.kl_divergence(q_z, prior).sum(1)
+    return per_image.mean()""",
     "linear_beta_schedule": """
 def linear_beta_schedule(T, beta_start=1e-4, beta_end=0.02):
     return beta_start + (beta_end - beta_start) * torch.arange(T, dtype=torch.float32) / (T - 1)""",
@@ -260,7 +283,33 @@ REQUIRED_BUGS = [  # the issue's list: each must lose points
     ("discriminator_loss", "labels swapped"), ("vae_loss", "KL with the wrong sign"),
     ("vae_loss", "KL without the 1/2"), ("VAE", "exp(logvar) used as the std"),
     ("VAE", "reparameterize detached from mu"), ("q_sample", "alpha instead of the cumulative product"),
+    ("VAE", "Bernoulli decoder (pixel probabilities only)"), ("vae_loss", "still the Bernoulli loss"),
 ]
+
+
+# A second correct Gaussian decoder: a learned per-pixel log-variance that does not depend on z
+# (expanded to the batch), and the loss written with F.gaussian_nll_loss.
+MORE_ALTERNATIVES = {
+    "VAE": """
+class VAE(VAE):
+    def __init__(self, latent_dim):
+        super().__init__(latent_dim)
+        self.pixel_logvar = nn.Parameter(torch.full((1, 1, 28, 28), -2.0))
+    def decode(self, z):
+        x_mean = torch.sigmoid(self.to_x_mean(self.decoder(z))).view(-1, 1, 28, 28)
+        return x_mean, self.pixel_logvar.expand_as(x_mean)""",
+    "vae_loss": """
+def vae_loss(x, x_mean, x_logvar, mu, logvar):
+    nll = F.gaussian_nll_loss(x_mean, x, x_logvar.exp(), full=True, reduction="sum")
+    kl = 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum()
+    return (nll + kl) / len(x)""",
+}
+
+
+@pytest.mark.parametrize("name", sorted(MORE_ALTERNATIVES))
+def test_another_gaussian_decoder_keeps_full_marks(name):
+    got, possible = points(SLUG, MORE_ALTERNATIVES[name], name)
+    assert got == possible, messages(SLUG, MORE_ALTERNATIVES[name], name)
 
 
 def test_the_master_earns_every_point():
@@ -294,7 +343,11 @@ def test_an_alternative_correct_answer_keeps_full_marks(name):
     ("VAE", "uniform noise", "68.3%"),
     ("vae_loss", "KL with the wrong sign", "wrong sign"),
     ("vae_loss", "KL without the 1/2", "factor 1/2"),
-    ("vae_loss", "BCE averaged over pixels", "784 pixels"),
+    ("vae_loss", "NLL averaged over pixels", "784 pixels"),
+    ("vae_loss", "still the Bernoulli loss", "diagonal Gaussian"),
+    ("vae_loss", "exp(x_logvar) used as the standard deviation", "std = exp(x_logvar / 2)"),
+    ("vae_loss", "the constant 1/2 log(2 pi) left out", "log(2 pi)"),
+    ("VAE", "Bernoulli decoder (pixel probabilities only)", "diagonal Gaussian"),
     ("q_sample", "alpha instead of the cumulative product", "cumulative product"),
     ("q_sample", "no square roots", "square roots"),
     ("ddpm_loss", "predicts x0 instead of the noise", "not x0"),

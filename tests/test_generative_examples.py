@@ -14,9 +14,11 @@ PARTIAL_FAILS = {
     "VAE: reparameterize: the gradient with respect to logvar is eps * exp(logvar / 2) / 2",
     "VAE: reparameterize: 20 000 draws have mean mu and standard deviation exp(logvar / 2)",
     # the KL without its 1/2
-    "vae_loss: matches the summed BCE plus the closed-form KL, averaged over a batch of 2",
+    "vae_loss: matches torch.distributions: Gaussian negative log-likelihood plus the closed-form KL, "
+    "averaged over a batch of 2",
     "vae_loss: KL term: -1/2 sum(1 + logvar - mu^2 - exp(logvar)), averaged over the batch",
-    "vae_loss: back-propagates the closed-form gradients into recon, mu and logvar",
+    "vae_loss: back-propagates the gradients of torch.distributions' negative ELBO into x_mean, x_logvar, mu "
+    "and logvar",
     # q_sample with one step's alpha_t instead of the cumulative product (ddpm_loss calls it)
     "q_sample: matches sqrt(abar_t) x0 + sqrt(1 - abar_t) noise on a batch of 2",
     "q_sample: matches sqrt(abar_t) x0 + sqrt(1 - abar_t) noise with a different t per image",
@@ -47,4 +49,4 @@ def test_the_partial_submission_loses_exactly_its_bugs(results):
     failed = {t["name"] for t in result["tests"] if t["score"] < t["max_score"]}
     assert failed == PARTIAL_FAILS
     lost = sum(t["max_score"] for t in result["tests"] if t["name"] in PARTIAL_FAILS)
-    assert result["score"] == sum(t["max_score"] for t in result["tests"]) - lost == 33
+    assert result["score"] == sum(t["max_score"] for t in result["tests"]) - lost == 25.25

@@ -318,7 +318,7 @@ def test_the_master_checkpoint_is_small_and_declared():
     checkpoint = KIT_ROOT / "solutions" / "transformers_sentiment.pt"
     assert checkpoint.stat().st_size < 5 * 1024**2
     suite_toml = (SUITE / "suite.toml").read_text()
-    assert '"transformers_sentiment.pt"' in suite_toml and "bart_review = 350" in suite_toml
+    assert '"transformers_sentiment.pt"' in suite_toml and "bart_summary = 350" in suite_toml
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,24 +342,42 @@ def test_the_partial_example_loses_exactly_its_bugs(tmp_path):
     assert by_name["DecoderOnlyLM: gradients reach every parameter"]["score"] == 1
     assert "transformers_sentiment.pt" in by_name[
         "predict_sentiment_transformer: at least 85% accuracy on the autograder's held-out tweets"]["output"]
-    assert results["score"] == 6, results["score"]
+    assert results["score"] == 3.5, results["score"]
 
 
 def test_collect_submission_warns_about_a_review_over_350_words(tmp_path):
     folder = shutil.copytree(KIT_ROOT / "assignments" / SLUG, tmp_path / SLUG)
     notebook = nbformat.read(str(EXAMPLES / "full_credit" / f"{SLUG}.ipynb"), as_version=4)
-    answer = [c for c in notebook.cells if c.metadata.get("kit", {}).get("answer") == "bart_review"][0]
+    answer = [c for c in notebook.cells if c.metadata.get("kit", {}).get("answer") == "bart_summary"][0]
     answer.source = "word " * 400
     nbformat.write(notebook, str(folder / f"{SLUG}.ipynb"))
     shutil.copy2(KIT_ROOT / "solutions" / "transformers_sentiment.pt", folder)
     run = subprocess.run([sys.executable, "collect_submission.py"], cwd=folder, capture_output=True, text=True,
                          timeout=120)
-    assert "answer 'bart_review' has 400 words; the limit is 350" in run.stdout + run.stderr
+    assert "answer 'bart_summary' has 400 words; the limit is 350" in run.stdout + run.stderr
     with zipfile.ZipFile(folder / f"{SLUG}_submission.zip") as archive:
         assert "transformers_sentiment.pt" in archive.namelist()
 
 
 def test_the_handout_lists_the_word_limit():
     manifest = json.loads((KIT_ROOT / "assignments" / SLUG / "assignment.json").read_text())
-    assert manifest["word_limits"] == {"bart_review": 350}
-    assert set(manifest["written_questions"]) == {"lm_comparison", "bart_review"}
+    assert manifest["word_limits"] == {"bart_summary": 350, "bart_takeaway": 350}
+    assert manifest["written_questions"] == {"lm_comparison": 5, "bart_summary": 2, "bart_takeaway": 2,
+                                             "acknowledgements": 0}
+
+
+def test_the_bart_review_is_two_answers_as_cs7643_hw3_q7_and_q8_ask():
+    """Q7 (summary, 2 points) and Q8 (takeaway, 2 points) are separate answers, 350 words in total; the
+    master's own answers keep to that total."""
+    from autograder.master import read_master, written_questions
+
+    master = KIT_ROOT / "solutions" / f"{SLUG}.ipynb"
+    notebook = nbformat.read(str(master), as_version=4)
+    questions = {q.name: q for q in written_questions(read_master(master), master)}
+    assert questions["bart_summary"].points == questions["bart_takeaway"].points == 2
+    words = 0
+    for name in ("bart_summary", "bart_takeaway"):
+        prompt = notebook.cells[questions[name].first_cell + 1].source
+        assert "350 words" in prompt and ("CS7643-HW3 Q7" if name == "bart_summary" else "CS7643-HW3 Q8") in prompt
+        words += len(notebook.cells[questions[name].first_cell + 3].source.split())
+    assert 0 < words <= 350, words

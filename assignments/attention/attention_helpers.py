@@ -100,10 +100,15 @@ def plot_attention_matrix(weights: torch.Tensor, row_labels, col_labels, title: 
 
 
 def plot_image_grid(images: torch.Tensor, titles, title: str = ""):
-    """Ten flattened 28x28 images as a 2x5 grid."""
+    """Flattened 28x28 images in rows of five (ten images: a 2x5 grid)."""
+    import math
+
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 5, figsize=(9, 4))
+    rows, columns = math.ceil(len(images) / 5), min(len(images), 5)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.8 * columns, 2 * rows), squeeze=False)
+    for ax in axes.flat[len(images):]:
+        ax.axis("off")
     for ax, image, name in zip(axes.flat, images.detach().cpu(), titles):
         ax.imshow(image.reshape(28, 28), cmap="gray")
         ax.set_title(str(name))

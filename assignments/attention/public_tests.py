@@ -38,6 +38,15 @@ def cross_attention_shapes(sub):
     expect_close(got[1].sum(1), torch.ones(10), "sums of the rows of the weights", "softmax over the sources (dim=1)")
 
 
+@test("cross_attention_images", "takes a single target: outputs (1, 784) and weights (1, 10) for one image of class 5")
+def cross_attention_single_target(sub):
+    generator = torch.Generator().manual_seed(2)
+    got = sub.run(cross_attention_of, torch.rand(1, 784, generator=generator), torch.rand(10, 784, generator=generator))
+    expect(isinstance(got, list) and len(got) == 2, "return a pair (outputs, weights)")
+    expect_shape(got[0], (1, 784), "outputs for one target (keep the target dimension: do not squeeze it)")
+    expect_shape(got[1], (1, 10), "weights for one target (keep the target dimension: do not squeeze it)")
+
+
 def self_attention_of(ns, X, W_Q, W_K, W_V):
     """self_attention"""
     return ns["self_attention"](X, W_Q, W_K, W_V)

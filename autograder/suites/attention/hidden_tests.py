@@ -90,7 +90,7 @@ def tensor_where(value, mask):
     return tensor[mask]
 
 
-@test("scaled_dot_product_attention", "works on 2-D inputs with a causal mask, keys longer than queries")
+@test("scaled_dot_product_attention", "works on 2-D inputs with a causal mask, keys longer than queries", points=2)
 def sdpa_2d_causal(sub):
     g = seeded(12)
     q, k, v = torch.randn(4, 3, generator=g), torch.randn(6, 3, generator=g), torch.randn(6, 2, generator=g)
@@ -171,34 +171,76 @@ def digit_like(generator) -> torch.Tensor:
     return images
 
 
-def cross_attention_case(sub, seed):
-    g = seeded(seed)
-    targets, sources = digit_like(g), digit_like(g)
-    got = pair(sub.run(cross_attention_of, targets, sources), "cross_attention_images")
+def score_variants(targets, sources) -> dict:
+    """The weights of the two dot-product variants both homework sets allow."""
     scores = targets @ sources.T
-    causes = {"the scores are not divided by sqrt(784)": torch.softmax(scores, 1),
-              "the rows must be the targets (queries) and the columns the sources: softmax(targets sources^T / 28)":
-                  torch.softmax(scores.T / 28, 1),
-              "the softmax must run over the sources (dim=1)": torch.softmax(scores / 28, 0)}
-    return targets, sources, got, causes
+    return {"scaled by 1/sqrt(784)": torch.softmax(scores / 28.0, dim=1), "unscaled": torch.softmax(scores, dim=1)}
 
 
-@test("cross_attention_images", "weights are softmax(targets sourcesᵀ / √784) over the sources", points=2)
+def weight_mistakes(targets, sources) -> dict:
+    """What common mistakes give, for either variant, with the hint for each."""
+    causes = {}
+    for scale in (28.0, 1.0):
+        scores = targets @ sources.T / scale
+        if len(targets) > 1:
+            causes["the rows must be the targets (queries) and the columns the sources: softmax(targets sources^T) "
+                   "over dim=1"] = torch.softmax(scores.T, 1)
+            causes["the softmax must run over the sources (dim=1)"] = torch.softmax(scores, 0)
+        causes["the scores are divided by 784; the scaled variant divides by sqrt(784) = 28 (or leave them unscaled)"] = \
+            torch.softmax(targets @ sources.T / 784.0, 1)
+    return causes
+
+
+def matching_variant(weights, targets, sources):
+    """(name, expected weights) of the variant the student's weights follow, or None."""
+    for name, expected in score_variants(targets, sources).items():
+        if close(weights, expected, atol=1e-5):
+            return name, expected
+    return None
+
+
+def check_cross_attention(got, targets, sources, what):
+    outputs, weights = pair(got, "cross_attention_images")
+    T = len(targets)
+    expect_shape(weights, (T, 10), f"weights for {what}")
+    expect_shape(outputs, (T, 784), f"outputs for {what}")
+    found = matching_variant(weights, targets, sources)
+    if found is None:
+        hint = likely_cause(weights, weight_mistakes(targets, sources),
+                            "weights = softmax(targets sources^T / sqrt(784)) or softmax(targets sources^T), over the "
+                            "sources: the queries are the targets, the keys the sources")
+        expect_close(weights, score_variants(targets, sources)["scaled by 1/sqrt(784)"],
+                     f"weights for {what} (neither the scaled nor the unscaled dot-product variant)", hint)
+        raise CheckFailed(f"weights for {what}: neither the scaled nor the unscaled dot-product variant. {hint}")
+    name, expected = found
+    output_causes = {"the values are the sources, not the targets": expected @ targets} if T == len(sources) else {}
+    expect_close(outputs, expected @ sources, f"outputs for {what} (your weights follow the {name} variant)",
+                 likely_cause(outputs, output_causes, "outputs = weights @ sources, with the same weights"), atol=1e-4)
+    return name
+
+
+@test("cross_attention_images", "weights are softmax(targets sourcesᵀ) over the sources, scaled by 1/√784 or not "
+                                "(ten targets, HW4-2026 P2(a))", points=2)
 def cross_attention_weights(sub):
-    targets, sources, (_, weights), causes = cross_attention_case(sub, 20)
-    expected = torch.softmax(targets @ sources.T / 28.0, dim=1)
-    expect_shape(weights, (10, 10), "weights")
-    expect_close(weights, expected, "weights", likely_cause(weights, causes, "queries are the targets, keys the sources"))
+    g = seeded(20)
+    targets, sources = digit_like(g), digit_like(g)
+    check_cross_attention(sub.run(cross_attention_of, targets, sources), targets, sources, "10 targets")
 
 
 @test("cross_attention_images", "outputs are the attention-weighted sums of the source images", points=2)
 def cross_attention_outputs(sub):
-    targets, sources, (outputs, _), causes = cross_attention_case(sub, 21)
-    expected = torch.softmax(targets @ sources.T / 28.0, dim=1) @ sources
-    expect_shape(outputs, (10, 784), "outputs")
-    output_causes = {hint: w @ sources for hint, w in causes.items()}
-    output_causes["the values are the sources, not the targets"] = torch.softmax(targets @ sources.T / 28.0, 1) @ targets
-    expect_close(outputs, expected, "outputs", likely_cause(outputs, output_causes, "outputs = weights @ sources"), atol=1e-4)
+    g = seeded(21)
+    targets, sources = digit_like(g) * 0.3, digit_like(g) * 0.3  # fainter digits: soft weights in both variants
+    check_cross_attention(sub.run(cross_attention_of, targets, sources), targets, sources, "10 faint targets")
+
+
+@test("cross_attention_images", "one target of class 5 against the ten sources (HW5-2022 P2(a)): outputs (1, 784), "
+                                "weights (1, 10)", points=2)
+def cross_attention_single_five(sub):
+    g = seeded(22)
+    sources, five = digit_like(g), digit_like(g)[5:6]
+    check_cross_attention(sub.run(cross_attention_of, five, sources), five, sources,
+                          "one target (1, 784); keep the batch dimension, do not squeeze it")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,7 +276,7 @@ def permuted_self_attention(ns, X, W_Q, W_K, W_V, permutations):
     return [f(X, W_Q, W_K, W_V)] + [f(X[p], W_Q, W_K, W_V) for p in permutations]
 
 
-@test("self_attention", "is equivariant to random permutations of the rows of X", points=2)
+@test("self_attention", "is equivariant to random permutations of the rows of X")
 def self_attention_equivariant(sub):
     g = seeded(31)
     X, W_Q, W_K, W_V = torch.randn(8, 4, generator=g), torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g), torch.randn(4, 5, generator=g)
@@ -314,7 +356,7 @@ def encoder_pre_norm(sub):
                                                     "with no LayerNorm after the residual sums; " + ENCODER_HINT)
 
 
-@test("TransformerEncoderLayer", "matches torch with activation='gelu' (both norm_first settings)")
+@test("TransformerEncoderLayer", "matches torch with activation='gelu' (both norm_first settings)", points=2)
 def encoder_gelu(sub):
     for norm_first in (False, True):
         compare_layer(sub, "gelu", norm_first, seed=42, hint="use the activation the constructor was given (F.gelu for 'gelu')")
@@ -329,7 +371,7 @@ def encoder_padding(sub):
                            "it is the opposite of part 1's convention, so invert it before scaled_dot_product_attention")
 
 
-@test("TransformerEncoderLayer", "matches torch with a causal src_mask, boolean (True = masked) and float (-inf)")
+@test("TransformerEncoderLayer", "matches torch with a causal src_mask, boolean (True = masked) and float (-inf)", points=2)
 def encoder_src_mask(sub):
     boolean = torch.ones(6, 6, dtype=torch.bool).triu(1)
     additive = torch.zeros(6, 6).masked_fill(boolean, float("-inf"))
@@ -352,7 +394,7 @@ def encoder_gradients(ns, config, state_dict, src):
     return {"src": src.grad, "in_proj_weight": grads.get("self_attn.in_proj_weight"), "linear1.weight": grads.get("linear1.weight")}
 
 
-@test("TransformerEncoderLayer", "gradients with respect to the input and the weights match torch's")
+@test("TransformerEncoderLayer", "gradients with respect to the input and the weights match torch's", points=2)
 def encoder_backward(sub):
     reference = reference_layer("gelu", True, seed=45)
     src = torch.randn(2, 5, 16, generator=seeded(145))
@@ -403,7 +445,7 @@ def encoder_with_builtins_disabled(ns, config, state_dict, src):
         F.scaled_dot_product_attention, F.multi_head_attention_forward = saved
 
 
-@test("TransformerEncoderLayer", "computes attention itself (no nn.MultiheadAttention or F.scaled_dot_product_attention)")
+@test("TransformerEncoderLayer", "computes attention itself (no nn.MultiheadAttention or F.scaled_dot_product_attention)", points=2)
 def encoder_no_builtin(sub):
     reference = reference_layer("relu", False, seed=47)
     src = torch.randn(2, 4, 16, generator=seeded(147))
@@ -441,7 +483,7 @@ def glove_file(words, dim, seed):
 FILE_WORDS = ["the", ",", ".", "of", "cat", "naïve", "don't", "u.s.", "sat", "mat", "-", "42"]
 
 
-@test("load_pretrained_embeddings", "copies every file vector into the row of its vocabulary word (dim 7)", points=2)
+@test("load_pretrained_embeddings", "copies every file vector into the row of its vocabulary word (dim 7)", points=3)
 def embeddings_rows(sub):
     text, vectors = glove_file(FILE_WORDS, 7, seed=50)
     vocab = ["<pad>", "<bos>", "<eos>", "<unk>", "mat", "cat", "naïve", "42", "the", "zyzzyva", "u.s.", "don't", "."]
@@ -455,7 +497,7 @@ def embeddings_rows(sub):
                  "word first, then the numbers", atol=1e-6)
 
 
-@test("load_pretrained_embeddings", "initialises the rows of words missing from the file with finite values")
+@test("load_pretrained_embeddings", "initialises the rows of words missing from the file with finite values", points=2)
 def embeddings_missing(sub):
     text, _ = glove_file(FILE_WORDS, 7, seed=51)
     vocab = ["<pad>", "<bos>", "cat", "zyzzyva", "quixotic", "of", "platypus"]
@@ -467,7 +509,7 @@ def embeddings_missing(sub):
            "(zeros or small random values), never with torch.empty")
 
 
-@test("load_pretrained_embeddings", "reads the dimension from the file (50-dimensional vectors, 300 words)")
+@test("load_pretrained_embeddings", "reads the dimension from the file (50-dimensional vectors, 300 words)", points=2)
 def embeddings_dim_50(sub):
     words = [f"w{i}" for i in range(300)]
     text, vectors = glove_file(words, 50, seed=52)
@@ -545,7 +587,7 @@ def seq2seq_padding(sub):
     expect_close(got[2], as_tensor(got[0], "logits")[2:], "logits of row 2 run alone without its padding", hint, atol=1e-4)
 
 
-@test("Seq2SeqTransformer", "depends on the source tokens")
+@test("Seq2SeqTransformer", "depends on the source tokens", points=2)
 def seq2seq_uses_source(sub):
     src, tgt = sources_and_targets(63)
     changed = src.clone()

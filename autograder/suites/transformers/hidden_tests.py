@@ -213,7 +213,7 @@ def decoder_causal(sub):
                      atol=1e-4)
 
 
-@test("DecoderOnlyLM", "logits at position t depend on token t (the mask is not too strict)")
+@test("DecoderOnlyLM", "logits at position t depend on token t (the mask is not too strict)", points=2)
 def decoder_sees_current(sub):
     tokens = torch.randint(0, 13, (2, 10), generator=torch.Generator().manual_seed(6))
     got = sub.run(lm_future_probe, LM_ARGS, tokens, [6])
@@ -234,7 +234,7 @@ def lm_gradients(ns, args, tokens):
             "missing": [n for n, p in model.named_parameters() if p.grad is None or not bool(p.grad.abs().sum() > 0)]}
 
 
-@test("DecoderOnlyLM", "gradients reach every parameter")
+@test("DecoderOnlyLM", "gradients reach every parameter", points=2)
 def decoder_gradients(sub):
     tokens = torch.randint(0, 13, (2, 10), generator=torch.Generator().manual_seed(7))
     got = sub.run(lm_gradients, LM_ARGS, tokens)
@@ -340,7 +340,7 @@ def accuracy(predictions, labels):
     return sum(int(p == y) for p, y in zip(predictions, labels)) / len(labels)
 
 
-@test("predict_sentiment_transformer", "at least 85% accuracy on the autograder's held-out tweets", points=5)
+@test("predict_sentiment_transformer", "at least 85% accuracy on the autograder's held-out tweets", points=6)
 def predictor_heldout(sub):
     from autograder.heldout import heldout_path, judge_predictions
 
