@@ -126,6 +126,7 @@ def test_the_release_holds_the_handout_and_a_gradescope_autograder(tmp_path):
         assert "hidden_tests.py" not in archive.namelist()
     grading = (RELEASE_DIR / "foundations" / "grading.md").read_text()
     assert "graded by hand" in grading and "xor_not_separable" in grading
+    assert "| CS7643-HW3 Q6(b) | 1 of 5 (extra credit) | 1 | h1_next |" in grading  # the homework's points beside ours
 
 
 def test_build_refuses_to_overwrite_a_hand_edited_handout_file(tmp_path):
