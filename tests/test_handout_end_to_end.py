@@ -130,6 +130,8 @@ def test_on_a_laptop_the_notebook_runs_top_to_bottom_and_its_last_cell_hands_in(
     nbformat.write(notebook, str(path))
     printed = execute(notebook, folder, {"MPLBACKEND": "Agg"})
     assert "[FAIL]" not in printed and "differ from the grader" not in printed
+    assert not [o for c in notebook.cells if c.cell_type == "code" and "check(" in c.source for o in c.outputs
+                if o.output_type == "execute_result"], "check() left an Out[...] value"
     assert f"wrote {slug}_submission.zip" in printed and f"wrote {slug}_written_answers.pdf" in printed
     nbformat.write(notebook, str(path))  # saved with its outputs, as the student saves it
     assert collect(folder).returncode == 0 and collect(folder).returncode == 0
