@@ -31,7 +31,9 @@ def available() -> bool:
 _TEX_SPELLINGS = [(r"\\ge(?![a-zA-Z])", r"\\geq"), (r"\\le(?![a-zA-Z])", r"\\leq"), (r"\\ne(?![a-zA-Z])", r"\\neq"),
                   (r"\\[td]frac(?![a-zA-Z])", r"\\frac"), (r"\\frac\s*(\w)\s*(\w)", r"\\frac{\1}{\2}"),
                   (r"\\operatorname\*?", r"\\mathrm"), (r"\\sqrt\s+(\w)", r"\\sqrt{\1}"), (r"\\text(?![a-zA-Z])", r"\\mathrm"),
-                  (r"\\left(?![a-zA-Z])|\\right(?![a-zA-Z])", ""), (r"\\!|\\displaystyle", "")]
+                  (r"\\left(?![a-zA-Z])|\\right(?![a-zA-Z])", ""), (r"\\!|\\displaystyle", ""),
+                  (r"\\boldsymbol(?![a-zA-Z])", r"\\mathbf"),
+                  (r"\\(mathcal|mathbb|mathrm|mathbf|mathit|mathsf|mathtt)\s+(\w)", r"\\\1{\2}")]
 
 
 def mathtext_spelling(tex: str) -> str:

@@ -110,5 +110,6 @@ def test_latex_that_mathtext_lacks_is_translated_and_aligned_blocks_split_into_r
 
     assert mathtext_spelling(r"a \ge \tfrac12, \operatorname{softmax}_j / \sqrt d") == \
         r"a \geq \frac{1}{2}, \mathrm{softmax}_j / \sqrt{d}"
+    assert mathtext_spelling(r"\mathcal N(\mu, \sigma^2), \mathbb E_q") == r"\mathcal{N}(\mu, \sigma^2), \mathbb{E}_q"
     assert aligned_rows(r"\begin{aligned} f &= 1, & g &= 2 \\ h &= 3 \end{aligned}") == ["f = 1,", "g = 2", "h = 3"]
     assert aligned_rows(r"x = 1") == []
