@@ -164,7 +164,8 @@ def missing_required_files(folder: Path, manifest: dict) -> list[str]:
     for pattern, needed_by in manifest.get("required_files", {}).items():
         if any(p.is_file() and not never_packaged(p, folder) for p in folder.glob(pattern)):
             continue
-        what = pattern if not any(c in pattern for c in "*?[") else f"your trained model (no file named {pattern})"
+        example = needed_by.get("example", pattern)
+        what = pattern if example == pattern else f"your trained model {example} (or another file named {pattern})"
         warnings.append(f"{what} is missing: {needed_by['graded_name']} loads it, so this upload will lose "
                         f"its {needed_by.get('points', 0):g} point(s); save it beside the notebook (the notebook's "
                         "training cell does) and run this again")

@@ -89,7 +89,8 @@ def manifest(suite: Suite, notebook_text: str, generated: dict[str, str]) -> dic
         "graded_names": suite.graded_names,
         "extra_files": suite.extra_files,
         "max_file_mb": suite.max_file_mb,
-        "required_files": {name: {"graded_name": graded, "points": points_of(suite, graded)}
+        "required_files": {name: {"graded_name": graded, "points": points_of(suite, graded),
+                                  "example": example_file(suite, name)}
                            for name, graded in suite.required_files.items()},
         "written_questions": {q.name: q.points for q in questions},
         "word_limits": suite.word_limits,
@@ -102,6 +103,12 @@ def manifest(suite: Suite, notebook_text: str, generated: dict[str, str]) -> dic
 def points_of(suite: Suite, graded_name: str) -> float:
     """The autograded points of one graded name, public and hidden tests together."""
     return sum(fn.kit_test.points for fn, _ in suite.tests() if fn.kit_test.graded_name == graded_name)
+
+
+def example_file(suite: Suite, pattern: str) -> str:
+    """The name of the master's own file for a required pattern (``rnn_*``: ``rnn_checkpoint.pt``)."""
+    found = sorted(p.name for p in suite.master_path.parent.glob(pattern) if p.is_file())
+    return found[0] if found else pattern
 
 
 def write_handout(suite: Suite, force: bool = False) -> Path:

@@ -144,7 +144,7 @@ def test_a_missing_trained_model_is_named_with_the_points_the_upload_loses(tmp_p
     assert result.returncode == 0, result.stderr
     points = points_of(load_suite("rnn"), "predict_sentiment")
     assert points > 0
-    assert (f"your trained model (no file named rnn_*) is missing: predict_sentiment loads it, "
+    assert (f"your trained model rnn_checkpoint.pt (or another file named rnn_*) is missing: predict_sentiment loads it, "
             f"so this upload will lose its {points:g} point(s)") in result.stdout
     assert "rnn_* not found" not in result.stdout
     shutil.copy(KIT_ROOT / "examples" / "rnn" / "full_credit" / "rnn_gru.pt", folder / "rnn_gru.pt")
