@@ -59,8 +59,7 @@ CPU_WHEELS = "https://download.pytorch.org/whl/cpu"
 def student_requirements(suite: Suite) -> str:
     """The handout's requirements.txt: the packages its notebook needs, at the versions the grader
     pins in pyproject.toml, and PyTorch's CPU wheel index, so that a laptop gets the CPU build."""
-    pins = {_package_name(spec): spec for spec in tomllib.loads((KIT_ROOT / "pyproject.toml").read_text())
-            ["project"]["dependencies"]}
+    pins = pyproject_pins()
     wanted = STUDENT_PACKAGES + [_package_name(p) for p in suite.colab_packages]
     missing = [name for name in wanted if name not in pins]
     if missing:
@@ -73,6 +72,17 @@ def student_requirements(suite: Suite) -> str:
              "# On Google Colab there is nothing to install: the notebook's set-up cell does it.",
              f"--extra-index-url {CPU_WHEELS}"]
     return "\n".join(lines + [pins[name] for name in dict.fromkeys(wanted)]) + "\n"
+
+
+def pyproject_pins() -> dict[str, str]:
+    """``{package: its requirement in pyproject.toml}``: the versions the grader runs."""
+    return {_package_name(spec): spec for spec in tomllib.loads((KIT_ROOT / "pyproject.toml").read_text())
+            ["project"]["dependencies"]}
+
+
+# What Colab lacks of every handout's packages: installed by the set-up cell there, with the
+# suite's own colab_packages (the PDF of the written answers needs fpdf2).
+COLAB_EXTRAS = ["fpdf2"]
 
 
 def _package_name(spec: str) -> str:

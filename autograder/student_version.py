@@ -47,7 +47,7 @@ def write_setup_cell(notebook, suite: Suite):
     setup[0].source = template.substitute(
         course=course.get("course", ""), title=suite.title,
         handout_url=course["handout_url"].format(slug=suite.slug),
-        colab_packages=json.dumps(suite.colab_packages)).rstrip("\n")
+        colab_packages=json.dumps(suite.colab_packages + colab_extras())).rstrip("\n")
     return notebook
 
 
@@ -57,6 +57,14 @@ def append_hand_in_cell(notebook, suite: Suite):
     source = (Path(__file__).parent / "templates" / "hand_in_cell.py").read_text().rstrip("\n")
     notebook.cells.append(nbformat.v4.new_code_cell(source))
     return notebook
+
+
+def colab_extras() -> list[str]:
+    """Packages every handout needs that Colab lacks, at pyproject's pins (fpdf2, for the PDF)."""
+    from autograder.release import COLAB_EXTRAS, pyproject_pins  # release imports this module
+
+    pins = pyproject_pins()
+    return [pins[name] for name in COLAB_EXTRAS]
 
 
 def drop_staff_notes(notebook, suite: Suite):
