@@ -4,7 +4,6 @@ writes one spelling per score, and the histogram's title is whole."""
 from __future__ import annotations
 
 import csv
-from dataclasses import replace
 from pathlib import Path
 
 from autograder import batch

@@ -8,18 +8,15 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import KIT_ROOT, student_notebook_with, write_notebook
+from conftest import KIT_ROOT, student_notebook_with, unpack_handout, write_notebook
 
-HANDOUT = KIT_ROOT / "assignments" / "foundations"
 EXAMPLES = KIT_ROOT / "examples" / "foundations"
 
 
 @pytest.fixture
 def handout(tmp_path) -> Path:
     """A fresh copy of the foundations handout, as a student unzips it."""
-    folder = tmp_path / "foundations"
-    shutil.copytree(HANDOUT, folder)
-    return folder
+    return unpack_handout("foundations", tmp_path / "foundations")
 
 
 def collect(folder: Path, *args: str) -> subprocess.CompletedProcess:
@@ -129,8 +126,7 @@ def test_the_zip_is_capped_with_a_clear_refusal_and_nothing_half_written(handout
 
 
 def rnn_handout(tmp_path) -> Path:
-    folder = tmp_path / "rnn"
-    shutil.copytree(KIT_ROOT / "assignments" / "rnn", folder)
+    folder = unpack_handout("rnn", tmp_path / "rnn")
     shutil.copy(KIT_ROOT / "examples" / "rnn" / "full_credit" / "rnn.ipynb", folder / "rnn.ipynb")
     return folder
 
@@ -152,8 +148,7 @@ def test_a_missing_trained_model_is_named_with_the_points_the_upload_loses(tmp_p
 
 
 def test_a_missing_model_with_a_fixed_name_is_named_by_its_file_name(tmp_path):
-    folder = tmp_path / "gnn"
-    shutil.copytree(KIT_ROOT / "assignments" / "gnn", folder)
+    folder = unpack_handout("gnn", tmp_path / "gnn")
     shutil.copy(KIT_ROOT / "examples" / "gnn" / "full_credit" / "gnn.ipynb", folder / "gnn.ipynb")
     result = collect(folder)
     assert "warning: gnn_model.pt is missing: predict_node_targets loads it" in result.stdout

@@ -14,21 +14,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import KIT_ROOT, grade
+from conftest import KIT_ROOT, grade, unpack_handout
 from nbclient import NotebookClient
 
-from autograder.release import handout_files
-from autograder.suite import available_slugs, load_suite
+from autograder.suite import available_slugs
 
 STANDINS = KIT_ROOT / "tests" / "standins"
-
-
-def unpack_handout(slug: str, folder: Path) -> Path:
-    """The handout zip's files, as the student unzips them (what `build` zips into release/)."""
-    for name, content in handout_files(load_suite(slug)).items():
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_bytes(content)
-    return folder
 
 
 def finished_work(slug: str) -> tuple[Path, list[Path]]:
