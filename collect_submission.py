@@ -6,6 +6,10 @@ a graded function left as a stub, a checkpoint you forgot. Then it writes ``<slu
 with your notebook and the extra files the assignment asks for, and nothing else.
 
 Exit status: 0 when the zip was written (warnings included), 1 when it refused.
+
+From inside the notebook (its last cell, and the only way on Google Colab, which has no terminal):
+``import collect_submission; collect_submission.hand_in()`` does the same and, on Colab, fetches the
+notebook from Colab first and offers the zip and the written answers for download.
 """
 from __future__ import annotations
 
@@ -19,6 +23,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # coursekit/, the runtime with the grader's own notebook reader, sits beside this file
+MAX_ZIP_MB = 100  # Gradescope refuses larger uploads
+# Never packaged, whatever an extra_files pattern matches: this script's own outputs (a second run
+# would otherwise copy the last zip into the new one), archives, notebooks (the notebook is added
+# under its own name) and the files the handout itself carries.
+NEVER_PACKAGED = ["*_submission.zip", "*_written_answers.*", "*.zip", "*.ipynb", "assignment.json",
+                  "collect_submission.py", "public_tests.py", "handout.zip"]
 DATASET_PATTERNS = ["*.csv", "*.tsv", "*-ubyte*", "*.idx*", "*.npz", "*.tar*", "*.gz", "glove*.txt", "*.parquet"]
 
 
@@ -58,8 +68,21 @@ def read_notebook(path: Path) -> dict:
     return notebook
 
 
+def runtime(module: str):
+    """``coursekit.<module>``, the kit's runtime beside this script, or a Refusal saying how to get it back."""
+    import importlib
+
+    try:
+        if not (HERE / "coursekit" / f"{module}.py").is_file() and not (HERE.parent.parent / "coursekit").is_dir():
+            raise ImportError(module)  # neither a handout's copy nor the kit's own repository around it
+        return importlib.import_module(f"coursekit.{module}")
+    except ImportError:
+        raise Refusal(f"coursekit/ is missing or incomplete beside {Path(__file__).name}: download the handout "
+                      "again and copy its coursekit/ folder next to your notebook") from None
+
+
 def check_not_the_stub(path: Path, notebook: dict, manifest: dict) -> None:
-    from coursekit.notebook import code_fingerprint
+    code_fingerprint = runtime("notebook").code_fingerprint
 
     if hashlib.sha256(path.read_bytes()).hexdigest() == manifest["stub_sha256"] or \
             code_fingerprint(notebook) == manifest["stub_code_sha256"]:
@@ -70,8 +93,7 @@ def check_not_the_stub(path: Path, notebook: dict, manifest: dict) -> None:
 
 def graded_name_warnings(notebook: dict, manifest: dict) -> list[str]:
     """Graded names that are missing, still stubs, or in cells that do not parse."""
-    from coursekit.notebook import extract_definitions, is_stub
-
+    extract_definitions, is_stub = runtime("notebook").extract_definitions, runtime("notebook").is_stub
     names = manifest["graded_names"]
     extraction = extract_definitions(notebook, set(names))
     warnings = [f"cell {p.cell} does not parse ({p.message}); the grader skips it"
@@ -108,14 +130,21 @@ def word_limit_warnings(notebook: dict, manifest: dict) -> list[str]:
     return warnings
 
 
+def never_packaged(path: Path, folder: Path) -> bool:
+    """This script's outputs and the handout's own files: never in the zip, whatever a pattern says."""
+    relative = path.relative_to(folder)
+    return relative.parts[0] in ("coursekit", ".ipynb_checkpoints", "__pycache__") or \
+        any(fnmatch.fnmatch(path.name, pattern) for pattern in NEVER_PACKAGED)
+
+
 def extra_files(folder: Path, manifest: dict) -> tuple[list[Path], list[str]]:
     """The declared extra files present (refusing data sets and over-size files), and warnings."""
     found, warnings = [], []
     limit = manifest.get("max_file_mb", 50)
     for pattern in manifest.get("extra_files", []):
-        matches = [p for p in sorted(folder.glob(pattern)) if p.is_file()]
-        if not matches:
-            warnings.append(f"{pattern} not found: the autograder needs it to judge your trained model")
+        matches = [p for p in sorted(folder.glob(pattern)) if p.is_file() and not never_packaged(p, folder)]
+        if not matches and not any(fnmatch.fnmatch(name, pattern) for name in manifest.get("required_files", {})):
+            warnings.append(f"no file matches {pattern}: the autograder looks for it beside your notebook")
         for path in matches:
             if any(fnmatch.fnmatch(path.name, d) for d in DATASET_PATTERNS):
                 raise Refusal(f"{path.name} looks like a data set; do not submit data, the autograder has its own")
@@ -123,8 +152,41 @@ def extra_files(folder: Path, manifest: dict) -> tuple[list[Path], list[str]]:
             if size_mb > limit:
                 raise Refusal(f"{path.name} is {size_mb:.0f} MB, over the {limit:g} MB limit: "
                               "save a smaller model (fewer parameters, or a state_dict in float16)")
-            found.append(path)
+            if path not in found:
+                found.append(path)
     return found, warnings
+
+
+def missing_required_files(folder: Path, manifest: dict) -> list[str]:
+    """One warning per required file (a trained model) that is not beside the notebook, naming the
+    points the upload will lose without it."""
+    warnings = []
+    for pattern, needed_by in manifest.get("required_files", {}).items():
+        if any(p.is_file() and not never_packaged(p, folder) for p in folder.glob(pattern)):
+            continue
+        example = needed_by.get("example", pattern)
+        what = pattern if example == pattern else f"your trained model {example} (or another file named {pattern})"
+        warnings.append(f"{what} is missing: {needed_by['graded_name']} loads it, so this upload will lose "
+                        f"its {needed_by.get('points', 0):g} point(s); save it beside the notebook (the notebook's "
+                        "training cell does) and run this again")
+    return warnings
+
+
+def write_zip(target: Path, files: dict[str, Path], limit_mb: float = MAX_ZIP_MB) -> None:
+    """Write the zip through a temporary file, refusing (and leaving no zip) past ``limit_mb``."""
+    total_mb = sum(path.stat().st_size for path in files.values()) / 1024**2
+    if total_mb > limit_mb:
+        biggest = max(files, key=lambda name: files[name].stat().st_size)
+        raise Refusal(f"the files to submit add up to {total_mb:.0f} MB, over Gradescope's {limit_mb:g} MB; "
+                      f"the largest is {biggest}: clear the notebook's outputs or save a smaller model")
+    partial = target.with_name(target.name + ".partial")
+    try:
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, path in files.items():
+                archive.write(path, name)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def collect(folder: Path, notebook_name: str | None = None) -> Path:
@@ -136,12 +198,9 @@ def collect(folder: Path, notebook_name: str | None = None) -> Path:
     check_not_the_stub(path, notebook, manifest)
     extras, warnings = extra_files(folder, manifest)
     warnings = graded_name_warnings(notebook, manifest) + never_run_warning(notebook) \
-        + word_limit_warnings(notebook, manifest) + warnings
+        + word_limit_warnings(notebook, manifest) + warnings + missing_required_files(folder, manifest)
     target = folder / f"{slug}_submission.zip"
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.write(path, f"{slug}.ipynb")
-        for extra in extras:
-            archive.write(extra, extra.relative_to(folder).as_posix())
+    write_zip(target, {f"{slug}.ipynb": path, **{extra.relative_to(folder).as_posix(): extra for extra in extras}})
     for warning in warnings:
         print(f"warning: {warning}")
     print(f"wrote {target.name} ({1 + len(extras)} file(s)); upload it to Gradescope")
@@ -172,6 +231,49 @@ def written_answers(folder: Path, notebook: dict, manifest: dict) -> list[str]:
                 "print the notebook to PDF yourself for the written part"]
     lines = [f"warning: written answer '{name}' is empty or still the placeholder" for name in result.unanswered]
     return lines + [f"{result.note}; upload it to the written part of the assignment on Gradescope"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Handing in from the notebook itself: its last cell calls hand_in() (on Colab, the only way)
+
+
+def on_colab() -> bool:
+    return "google.colab" in sys.modules
+
+
+def colab_notebook(folder: Path, slug: str) -> str:
+    """Ask Colab for the notebook as it is now (Colab keeps it in Drive, not in /content) and save
+    it in ``folder`` as ``<slug>.ipynb``; return that name."""
+    from google.colab import _message
+
+    reply = _message.blocking_request("get_ipynb", request="", timeout_sec=120)
+    if not isinstance(reply, dict) or not isinstance(reply.get("ipynb"), dict):
+        raise Refusal("Colab did not hand over the notebook: save it (File > Save), then run this cell again")
+    (folder / f"{slug}.ipynb").write_text(json.dumps(reply["ipynb"], indent=1), encoding="utf-8")
+    return f"{slug}.ipynb"
+
+
+def hand_in(folder: str | Path | None = None) -> Path | None:
+    """Package the notebook from inside it: on Colab, fetch the notebook from Colab, write the zip
+    and the written answers, and offer both for download; elsewhere, package the saved notebook
+    beside this script (save it first). Returns the zip's path, or None when it refused."""
+    folder = Path(folder or Path.cwd()).resolve()
+    try:
+        manifest = load_manifest(folder)
+        name = colab_notebook(folder, manifest["slug"]) if on_colab() else None
+        if name is None:
+            print("Packaging the notebook as last saved: save it first (Ctrl-S) if you changed anything.")
+        target = collect(folder, name)
+    except Refusal as refusal:
+        print(f"not submitted: {refusal}")
+        return None
+    if on_colab():
+        from google.colab import files
+
+        for path in [target, *sorted(folder.glob(f"{manifest['slug']}_written_answers.*"))]:
+            files.download(str(path))
+        print("Your browser is downloading these files: upload them to Gradescope.")
+    return target
 
 
 def main(argv: list[str] | None = None) -> int:

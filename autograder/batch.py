@@ -26,6 +26,7 @@ import os
 import statistics
 import subprocess
 import sys
+import textwrap
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -276,8 +277,8 @@ def write_gradebook(rows: list[dict], suite: Suite, path: Path) -> None:
         writer.writerow(["student", "name", "email", "submission", *names, "total", "status"])
         for row in rows:
             scores = {t["name"]: t.get("score", 0) for t in row.get("tests", [])}
-            writer.writerow([row["student"], row["name"], row["email"], row["submission"],
-                             *[scores.get(n, 0) for n in names], row.get("score", 0), row["status"]])
+            writer.writerow([row["student"], row["name"], row["email"], row["submission"],  # 0 and 0.0 alike: "0"
+                             *[f"{float(scores.get(n, 0)):g}" for n in names], f"{float(row.get('score', 0)):g}", row["status"]])
 
 
 def write_feedback(submissions: list[Submission], suite: Suite, paths: BatchPaths, fmt: str = "md") -> None:
@@ -317,7 +318,7 @@ def feedback_markdown(title: str, submission: Submission, row: dict, total: floa
         lines += ["| points | test | result |", "| --- | --- | --- |"]
         for test in row["tests"]:
             message = str(test.get("output", "")).replace("|", "\\|").replace("\n", " ")
-            lines.append(f"| {test.get('score', 0):g} / {test.get('max_score', 0):g} | {test['name']} | {message} |")
+            lines.append(f"| {test.get('score', 0):g} / {test.get('max_score', 0):g} | {table_cell(test['name'])} | {message} |")
     return "\n".join(lines) + "\n"
 
 
@@ -347,10 +348,28 @@ def most_failed(rows: list[dict], names: set[str] | None = None, limit: int = 10
         for test in row.get("tests", []):
             if names is not None and test["name"] not in names:
                 continue
-            if test.get("score", 0) < test.get("max_score", 0):
+            if test.get("score", 0) < test.get("max_score", 0) and not not_attempted(test):
                 failures[test["name"]] += 1
-                messages.setdefault(test["name"], Counter())[str(test.get("output", ""))[:160]] += 1
+                messages.setdefault(test["name"], Counter())[shorten(str(test.get("output", "")), 160)] += 1
     return [(name, count, messages[name].most_common(1)[0][0]) for name, count in failures.most_common(limit)]
+
+
+NOT_ATTEMPTED = ("is not defined", "still the stub")  # coursekit.testing's messages for a missing or stub name
+
+
+def not_attempted(test: dict) -> bool:
+    return any(marker in str(test.get("output", "")) for marker in NOT_ATTEMPTED)
+
+
+def table_cell(text: str) -> str:
+    """Text for a Markdown table cell: a ``|`` would end the cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def shorten(text: str, width: int) -> str:
+    """``text`` cut at a word boundary, with an ellipsis when cut."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 1].rsplit(" ", 1)[0] + " …"
 
 
 def write_summary(rows: list[dict], suite: Suite, paths: BatchPaths) -> None:
@@ -366,13 +385,21 @@ def write_summary(rows: list[dict], suite: Suite, paths: BatchPaths) -> None:
         lines += [f"Autograded score out of {total:g}: mean {statistics.mean(scores):.2f}, "
                   f"median {statistics.median(scores):g}, min {min(scores):g}, max {max(scores):g}; "
                   f"{sum(s >= total for s in scores)} full marks.", ""]
-    lines += [f"![score histogram]({paths.histogram.name})", "", "## Tests failed most (what to reteach)", ""]
-    worst = most_failed(rows, {name for name, _ in suite_tests(suite)})
+    lines += [f"![score histogram]({paths.histogram.name})", "", "## Tests failed most (what to reteach)", "",
+              "Wrong answers only; names left undefined or as stubs are counted apart, below.", ""]
+    names = {name for name, _ in suite_tests(suite)}
+    worst = most_failed(rows, names)
     if worst:
         lines += ["| failed by | test | most common message |", "| --- | --- | --- |"]
-        lines += [f"| {count} of {len(scores)} | {name} | {message.replace('|', '/')} |" for name, count, message in worst]
+        lines += [f"| {count} of {len(scores)} | {table_cell(name)} | {table_cell(message)} |"
+                  for name, count, message in worst]
     else:
         lines.append("No test failed.")
+    skipped = Counter(t["name"] for r in {r["submission"]: r for r in rows if r["status"] == "graded"}.values()
+                      for t in r.get("tests", []) if t["name"] in names and not_attempted(t))
+    if skipped:
+        lines += ["", "## Not attempted (not defined, or still the stub)", "", "| by | test |", "| --- | --- |"]
+        lines += [f"| {count} of {len(scores)} | {table_cell(name)} |" for name, count in skipped.most_common(10)]
     if failed:
         lines += ["", "## Not graded (rerun `grade-batch` to retry; the .error.txt files say why)", ""]
         lines += [f"- {key}" for key in failed]
@@ -384,13 +411,15 @@ def write_histogram(scores: list[float], total: float, path: Path, title: str) -
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     figure, axes = plt.subplots(figsize=(6, 3.5))
     bins = max(1, min(20, int(total) or 1))
     axes.hist(scores, bins=bins, range=(0, total or 1), color="#4c72b0", edgecolor="white")
     axes.set_xlabel(f"autograded score (out of {total:g})")
     axes.set_ylabel("submissions")
-    axes.set_title(title[:60], fontsize=9)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # whole submissions
+    axes.set_title(textwrap.fill(title, 70), fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

@@ -16,11 +16,17 @@ def cmd_build(args) -> int:
 
     if getattr(args, "nbgrader", False):
         return cmd_build_nbgrader(args)
+    from autograder.course import placeholder_warnings
+
+    suites = []
     for slug in resolve_slugs(args.slugs):
         suite = load_suite(slug)
         write_handout(suite, force=args.force)
         target = write_release(suite, handout_files(suite))
+        suites.append(suite)
         print(f"built {slug}: assignments/{slug}/ and {target.relative_to(Path.cwd()) if target.is_relative_to(Path.cwd()) else target}/")
+    for warning in placeholder_warnings(suites):
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -58,6 +64,7 @@ def cmd_grade(args) -> int:
         containment.kill_strays()
     write_json_atomically(document, Path(args.out))
     print(table(document))
+    print(f"wrote {Path(args.out).resolve()}")
     return 0
 
 
@@ -98,7 +105,8 @@ def parser() -> argparse.ArgumentParser:
     grade = verbs.add_parser("grade", help=cmd_grade.__doc__)
     grade.add_argument("slug", metavar="SLUG")
     grade.add_argument("submission", metavar="SUBMISSION", help="a .ipynb, a folder or a zip")
-    grade.add_argument("--out", default="results.json")
+    grade.add_argument("--out", default="results.json", metavar="RESULTS_JSON",
+                       help="where to write Gradescope's results.json (default: results.json in the current folder)")
     grade.add_argument("--sandbox-user", default=None, help="run student code as this unprivileged user")
     grade.set_defaults(run=cmd_grade)
     batch = verbs.add_parser("grade-batch", help=cmd_grade_batch.__doc__)

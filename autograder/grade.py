@@ -7,6 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from autograder.course import sample_notice
 from autograder.errors import SubmissionUnreadable
 from coursekit.notebook import extract_definitions
 from autograder.results import GradedTest, results_json, unreadable_results
@@ -40,7 +41,8 @@ def grade_submission(suite: Suite, path: Path, sandbox_user: str | None = None) 
             graded = [GradedTest(run_test(fn, sandbox), hidden) for fn, hidden in suite.tests()]
         finally:
             sandbox.close()
-    return results_json(graded, time.monotonic() - started, sandbox.leaderboard, notice=load_notice(extraction))
+    notice = " ".join(filter(None, [load_notice(extraction), sample_notice(suite)]))
+    return results_json(graded, time.monotonic() - started, sandbox.leaderboard, notice=notice)
 
 
 def wrong_assignment(notebook: dict, extraction, suite: Suite) -> str:

@@ -46,3 +46,11 @@ def judge_predictions(sub, predictor: str, inputs: Any, targets: Any, *, metric:
         relation = "at least" if higher_is_better else "at most"
     expect(passed, f"{label} on the autograder's held-out data is {value:.4g}; the bar is {relation} {bar:g}")
     return value
+
+
+def samples_in_use(suite_folder: Path) -> list[str]:
+    """Held-out files still served by the generated sample (``heldout/sample_<name>``) because the
+    instructor's real ``heldout/<name>`` is not there."""
+    folder = suite_folder / "heldout"
+    return [p.name.removeprefix("sample_") for p in sorted(folder.glob("sample_*"))
+            if not (folder / p.name.removeprefix("sample_")).exists()]

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -45,7 +47,47 @@ def generated_files(suite: Suite) -> dict[str, bytes]:
     notebook_name = f"{suite.slug}.ipynb"
     generated = {notebook_name: hashlib.sha256(notebook_text.encode()).hexdigest()}
     return {notebook_name: notebook_text.encode(),
-            "assignment.json": (json.dumps(manifest(suite, notebook_text, generated), indent=2) + "\n").encode()}
+            "assignment.json": (json.dumps(manifest(suite, notebook_text, generated), indent=2) + "\n").encode(),
+            "requirements.txt": student_requirements(suite).encode()}
+
+
+# What every student notebook imports (besides an assignment's Colab packages), and what
+# collect_submission.py uses for the notebook and the written answers' PDF.
+STUDENT_PACKAGES = ["torch", "numpy", "matplotlib", "tqdm", "nbformat", "fpdf2", "ipykernel"]
+CPU_WHEELS = "https://download.pytorch.org/whl/cpu"
+
+
+def student_requirements(suite: Suite) -> str:
+    """The handout's requirements.txt: the packages its notebook needs, at the versions the grader
+    pins in pyproject.toml, and PyTorch's CPU wheel index, so that a laptop gets the CPU build."""
+    pins = pyproject_pins()
+    wanted = STUDENT_PACKAGES + [_package_name(p) for p in suite.colab_packages]
+    missing = [name for name in wanted if name not in pins]
+    if missing:
+        raise UserError(f"pyproject.toml pins no version of {', '.join(missing)}: add it to [project] dependencies")
+    lines = [f"# {suite.title}: the packages of this handout, at the grader's versions.",
+             "# On a laptop, in a terminal in this folder (a virtual environment is best):",
+             "#     python -m pip install -r requirements.txt",
+             "# The line below makes pip take torch's CPU build from PyTorch's CPU wheel index; a plain",
+             "# `pip install torch` downloads a multi-GB CUDA build that this course never needs.",
+             "# On Google Colab there is nothing to install: the notebook's set-up cell does it.",
+             f"--extra-index-url {CPU_WHEELS}"]
+    return "\n".join(lines + [pins[name] for name in dict.fromkeys(wanted)]) + "\n"
+
+
+def pyproject_pins() -> dict[str, str]:
+    """``{package: its requirement in pyproject.toml}``: the versions the grader runs."""
+    return {_package_name(spec): spec for spec in tomllib.loads((KIT_ROOT / "pyproject.toml").read_text())
+            ["project"]["dependencies"]}
+
+
+# What Colab lacks of every handout's packages: installed by the set-up cell there, with the
+# suite's own colab_packages (the PDF of the written answers needs fpdf2).
+COLAB_EXTRAS = ["fpdf2"]
+
+
+def _package_name(spec: str) -> str:
+    return re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0].strip().lower()
 
 
 def manifest(suite: Suite, notebook_text: str, generated: dict[str, str]) -> dict:
@@ -58,12 +100,26 @@ def manifest(suite: Suite, notebook_text: str, generated: dict[str, str]) -> dic
         "graded_names": suite.graded_names,
         "extra_files": suite.extra_files,
         "max_file_mb": suite.max_file_mb,
+        "required_files": {name: {"graded_name": graded, "points": points_of(suite, graded),
+                                  "example": example_file(suite, name)}
+                           for name, graded in suite.required_files.items()},
         "written_questions": {q.name: q.points for q in questions},
         "word_limits": suite.word_limits,
         "stub_sha256": hashlib.sha256(notebook_text.encode()).hexdigest(),
         "stub_code_sha256": code_fingerprint(json.loads(notebook_text)),
         "generated_sha256": generated,
     }
+
+
+def points_of(suite: Suite, graded_name: str) -> float:
+    """The autograded points of one graded name, public and hidden tests together."""
+    return sum(fn.kit_test.points for fn, _ in suite.tests() if fn.kit_test.graded_name == graded_name)
+
+
+def example_file(suite: Suite, pattern: str) -> str:
+    """The name of the master's own file for a required pattern (``rnn_*``: ``rnn_checkpoint.pt``)."""
+    found = sorted(p.name for p in suite.master_path.parent.glob(pattern) if p.is_file())
+    return found[0] if found else pattern
 
 
 def write_handout(suite: Suite, force: bool = False) -> Path:

@@ -8,14 +8,14 @@ from __future__ import annotations
 import contextlib
 import json
 import string
-import tomllib
 from pathlib import Path
 
 import nbformat
 
+from autograder.course import course_settings
 from autograder.errors import UserError
 from autograder.master import SETUP_TAG, convert_master, walk_written_questions
-from autograder.suite import KIT_ROOT, Suite
+from autograder.suite import Suite
 
 STUB_PROMPT = "raise NotImplementedError  # TODO: write your code here (see the comments above)"
 ANSWER_PLACEHOLDER = "_Type your answer here, replacing this text._"
@@ -42,12 +42,29 @@ def write_setup_cell(notebook, suite: Suite):
     setup = [c for c in notebook.cells if SETUP_TAG in c.get("metadata", {}).get("tags", [])]
     if len(setup) != 1 or notebook.cells.index(setup[0]) != 0:
         raise UserError(f"{suite.master_path}: the first cell must be the one code cell tagged '{SETUP_TAG}'")
-    course = tomllib.loads((KIT_ROOT / "course.toml").read_text())
+    course = course_settings()
     template = string.Template((Path(__file__).parent / "templates" / "setup_cell.py").read_text())
     setup[0].source = template.substitute(
+        course=course.get("course", ""), title=suite.title,
         handout_url=course["handout_url"].format(slug=suite.slug),
-        colab_packages=json.dumps(suite.colab_packages)).rstrip("\n")
+        colab_packages=json.dumps(suite.colab_packages + colab_extras())).rstrip("\n")
     return notebook
+
+
+def append_hand_in_cell(notebook, suite: Suite):
+    """A last cell that packages the notebook from inside it: on Colab, which has no terminal for
+    ``collect_submission.py``, it is the way to hand in."""
+    source = (Path(__file__).parent / "templates" / "hand_in_cell.py").read_text().rstrip("\n")
+    notebook.cells.append(nbformat.v4.new_code_cell(source))
+    return notebook
+
+
+def colab_extras() -> list[str]:
+    """Packages every handout needs that Colab lacks, at pyproject's pins (fpdf2, for the PDF)."""
+    from autograder.release import COLAB_EXTRAS, pyproject_pins  # release imports this module
+
+    pins = pyproject_pins()
+    return [pins[name] for name in COLAB_EXTRAS]
 
 
 def drop_staff_notes(notebook, suite: Suite):
@@ -103,7 +120,8 @@ def clear_outputs_and_metadata(notebook, suite: Suite):
     return notebook
 
 
-STEPS = [write_setup_cell, drop_staff_notes, replace_written_answers, strip_code_solutions, clear_outputs_and_metadata]
+STEPS = [write_setup_cell, drop_staff_notes, replace_written_answers, strip_code_solutions, append_hand_in_cell,
+         clear_outputs_and_metadata]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ def open_submission(path: Path, suite: Suite, scratch: Path) -> Submission:
     if not path.exists():
         raise UserError(f"{path} does not exist: give a .ipynb, a folder or a .zip from collect_submission.py")
     scratch.mkdir(parents=True, exist_ok=True)
+    path = uploaded_zip(path)
     if path.is_dir():
         _copy_folder(path, scratch)
     elif path.suffix == ".zip":
@@ -54,6 +55,16 @@ def open_submission(path: Path, suite: Suite, scratch: Path) -> Submission:
         raise UserError(f"{path} is neither a .ipynb, a folder nor a .zip: hand in what collect_submission.py made")
     notebook_path = find_notebook(scratch, suite.slug)
     return Submission(read_notebook(notebook_path), notebook_path, scratch)
+
+
+def uploaded_zip(path: Path) -> Path:
+    """A folder holding no notebook and one zip (a student's upload, as Gradescope stores it) is that
+    zip; anything else is itself. ``grade`` and ``grade-batch`` both open submissions this way."""
+    if path.is_dir() and not any(path.rglob("*.ipynb")):
+        zips = sorted(path.glob("*.zip"))
+        if len(zips) == 1:
+            return zips[0]
+    return path
 
 
 def find_notebook(folder: Path, slug: str) -> Path:

@@ -43,6 +43,7 @@ class Suite:
     title: str
     graded_names: list[str]
     extra_files: list[str] = field(default_factory=list)
+    required_files: dict[str, str] = field(default_factory=dict)  # file (or pattern) -> the graded name loading it
     max_file_mb: float = 50.0
     colab_packages: list[str] = field(default_factory=list)
     word_limits: dict[str, int] = field(default_factory=dict)  # written answer -> words (a warning)
@@ -153,6 +154,11 @@ def load_suite(slug: str) -> Suite:
     if unknown:
         raise UserError(f"{config_path}: [points] names {', '.join(unknown)}, which are not graded names; "
                         f"use one of {', '.join(suite.graded_names)}")
+    import fnmatch
+
+    for name in suite.required_files:
+        if not any(name == pattern or fnmatch.fnmatch(name, pattern) for pattern in suite.extra_files):
+            raise UserError(f"{config_path}: required file {name} matches no pattern of extra_files; add it there")
     return suite
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import io
 import json
 import os
 import sys
@@ -78,12 +79,13 @@ def no_downloads():
 def missing_data(spec: ReferenceSpec, data_root: Path, offline: bool) -> list[str]:
     """Fetch each file the master needs; a line for each that cannot be had, saying how to get it."""
     missing = []
-    with no_downloads() if offline else contextlib.nullcontext():
+    quiet = contextlib.redirect_stdout(io.StringIO()) if offline else contextlib.nullcontext()  # no "Downloading ..."
+    with no_downloads() if offline else contextlib.nullcontext(), quiet:
         for what, fetch in spec.requirements():
             try:
                 fetch(data_root)
             except Exception as problem:  # the fetchers raise with a message that says what to do
-                missing.append(f"{what}: {problem}")
+                missing.append(f"{what}: {problem}".replace(f"{KIT_ROOT}{os.sep}", ""))  # paths relative to the repo
     return missing
 
 

@@ -433,13 +433,14 @@ def run_test(fn: Callable, submission) -> Outcome:
 PUBLIC_TESTS = "public_tests.py"
 
 
-def check(graded_name: str, tests_file: str | None = None) -> bool:
+def check(graded_name: str, tests_file: str | None = None) -> None:
     """Run the public self-checks of ``graded_name`` against this notebook and print the verdict.
 
     Call it from the notebook right after your implementation, e.g. ``check("spectral_radius")``.
     It judges the notebook as the autograder will see it: the definitions of the cells you have run,
     re-run on their own, without the loops, plots and training around them. So a name that relies on
     something only a training cell built fails here, with the autograder's message, not after upload.
+    It prints and returns nothing, so the cell shows no ``Out[...]`` line.
     """
     live_globals = sys._getframe(1).f_globals
     tests_file = tests_file or str(_public_tests_file())
@@ -447,7 +448,7 @@ def check(graded_name: str, tests_file: str | None = None) -> bool:
     tests = [fn for fn in collect_tests(module) if fn.kit_test.graded_name == graded_name]
     if not tests:
         print(f"No self-checks for {graded_name!r} in {tests_file}.")
-        return False
+        return None
     submission = _as_the_grader_sees_it(live_globals, Path(tests_file))
     outcomes = [run_test(fn, submission) for fn in tests]
     for outcome in outcomes:
@@ -457,7 +458,6 @@ def check(graded_name: str, tests_file: str | None = None) -> bool:
     passed = sum(o.passed for o in outcomes)
     print(f"{graded_name}: {passed}/{len(outcomes)} self-checks passed"
           + ("" if passed == len(outcomes) else " (the hidden tests check more cases)"))
-    return passed == len(outcomes)
 
 
 def _public_tests_file() -> Path:

@@ -1,9 +1,10 @@
 """The written answers of a student notebook, as one file for Gradescope's hand-graded part.
 
 ``collect_submission.py`` calls :func:`export_written_answers`: each hand-graded question's prompt
-and the student's answer (the cells marked ``{"kit": {"answer": NAME}}``), in order, as a PDF when
-this machine can make one through nbconvert (``webpdf`` with Chromium, or LaTeX), else as HTML,
-saying so: the student then opens the HTML in a browser and prints it to PDF.
+and the student's answer (the cells marked ``{"kit": {"answer": NAME}}``), in order, as a PDF made
+by :mod:`coursekit.pdf` (fpdf2 and matplotlib's mathtext, which pip installs on a laptop and Colab
+has: no browser, no TeX), or by nbconvert where that fails; else as HTML, saying so in one line: the
+student then opens the HTML in a browser and prints it to PDF.
 
 Part of the student runtime (``coursekit``): it imports nothing from the grading engine.
 """
@@ -66,9 +67,24 @@ def answers_notebook(notebook: dict, questions: dict[str, float], title: str):
     return out, unanswered
 
 
+class FpdfExporter:
+    """:mod:`coursekit.pdf` behind nbconvert's exporter interface."""
+
+    def from_notebook_node(self, notebook):
+        import tempfile
+
+        from coursekit.pdf import notebook_to_pdf
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = notebook_to_pdf(notebook, Path(folder) / "answers.pdf")
+            return path.read_bytes(), {}
+
+
 def pdf_converters() -> list[tuple[str, object]]:
-    """nbconvert's PDF exporters that can work on this machine, best first, without trying them."""
-    found = []
+    """The PDF exporters that can work on this machine, best first, without trying them."""
+    from coursekit.pdf import available
+
+    found = [("fpdf2", FpdfExporter)] if available() else []
     try:
         import nbconvert  # noqa: F401
     except ImportError:
@@ -109,15 +125,14 @@ def export_written_answers(notebook: dict, questions: dict[str, float], target_s
         try:
             data, _ = exporter().from_notebook_node(answers)
         except Exception as error:  # a converter that is present but broken: try the next one
-            failures.append(f"{name}: {str(error).strip().splitlines()[0][:120] if str(error).strip() else type(error).__name__}")
+            failures.append(f"{name} failed with {type(error).__name__}")
             continue
         path = target_stem.with_suffix(".pdf")
         path.write_bytes(data)
-        return WrittenExport(path, "pdf", f"wrote {path.name} (PDF through nbconvert {name})", unanswered)
+        return WrittenExport(path, "pdf", f"wrote {path.name} (PDF through {name})", unanswered)
     path = target_stem.with_suffix(".html")
     path.write_text(to_html(answers), encoding="utf-8")
-    why = "; ".join(failures) if failures else \
-        "this machine has neither Chromium for nbconvert's webpdf (pip install 'nbconvert[webpdf]') nor xelatex and pandoc"
+    why = ", ".join(failures) if failures else "fpdf2 is not installed: `python -m pip install fpdf2` gives a PDF next time"
     note = (f"wrote {path.name} as HTML, not PDF ({why}): open it in a browser and print it to PDF "
             "(Ctrl-P, Save as PDF) for Gradescope")
     return WrittenExport(path, "html", note, unanswered)

@@ -22,6 +22,19 @@ def handout_on_path(slug: str) -> Path:
     return folder
 
 
+def unpack_handout(slug: str, folder: Path) -> Path:
+    """The handout as a student unzips it (what ``build`` zips into release/), written to ``folder``
+    from this checkout's sources: the runtime and the packager too, which git does not hold in
+    ``assignments/<slug>/``."""
+    from autograder.release import handout_files
+    from autograder.suite import load_suite
+
+    for name, content in handout_files(load_suite(slug)).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(content)
+    return folder
+
+
 def run_kit(*args: str, cwd: Path = KIT_ROOT, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run ``python -m autograder ARGS`` as a user would."""
     return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cwd, capture_output=True,

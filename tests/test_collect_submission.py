@@ -8,18 +8,15 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import KIT_ROOT, student_notebook_with, write_notebook
+from conftest import KIT_ROOT, student_notebook_with, unpack_handout, write_notebook
 
-HANDOUT = KIT_ROOT / "assignments" / "foundations"
 EXAMPLES = KIT_ROOT / "examples" / "foundations"
 
 
 @pytest.fixture
 def handout(tmp_path) -> Path:
     """A fresh copy of the foundations handout, as a student unzips it."""
-    folder = tmp_path / "foundations"
-    shutil.copytree(HANDOUT, folder)
-    return folder
+    return unpack_handout("foundations", tmp_path / "foundations")
 
 
 def collect(folder: Path, *args: str) -> subprocess.CompletedProcess:
@@ -88,7 +85,7 @@ def test_declared_extra_files_are_bundled_and_missing_ones_named(handout):
     declare_extras(handout, ["model.pt", "vocab.json"])
     (handout / "model.pt").write_bytes(b"weights")
     result = collect(handout)
-    assert result.returncode == 0 and "vocab.json not found" in result.stdout
+    assert result.returncode == 0 and "no file matches vocab.json" in result.stdout
     with zipfile.ZipFile(handout / "foundations_submission.zip") as archive:
         assert set(archive.namelist()) == {"foundations.ipynb", "model.pt"}
 
@@ -112,3 +109,56 @@ def test_the_zip_it_writes_is_what_grade_accepts(handout, tmp_path):
     assert collect(handout).returncode == 0
     results = grade("foundations", handout / "foundations_submission.zip", tmp_path / "results.json")
     assert results["score"] == pytest.approx(sum(t["max_score"] for t in results["tests"])) and results["score"] > 0
+
+
+def test_the_zip_is_capped_with_a_clear_refusal_and_nothing_half_written(handout):
+    shutil.copy(EXAMPLES / "full_credit.ipynb", handout / "foundations.ipynb")
+    declare_extras(handout, ["*.pt"], max_mb=80)
+    for name in ("model_a.pt", "model_b.pt"):  # sparse files: 70 MB each on paper, nothing on disk
+        with open(handout / name, "wb") as stream:
+            stream.truncate(70 * 1024**2)
+    result = collect(handout)
+    assert result.returncode == 1
+    assert "add up to 140 MB, over Gradescope's 100 MB" in result.stderr and "model_a.pt" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (handout / "foundations_submission.zip").exists()
+    assert not list(handout.glob("*.partial"))
+
+
+def rnn_handout(tmp_path) -> Path:
+    folder = unpack_handout("rnn", tmp_path / "rnn")
+    shutil.copy(KIT_ROOT / "examples" / "rnn" / "full_credit" / "rnn.ipynb", folder / "rnn.ipynb")
+    return folder
+
+
+def test_a_missing_trained_model_is_named_with_the_points_the_upload_loses(tmp_path):
+    from autograder.release import points_of
+    from autograder.suite import load_suite
+
+    folder = rnn_handout(tmp_path)
+    result = collect(folder)
+    assert result.returncode == 0, result.stderr
+    points = points_of(load_suite("rnn"), "predict_sentiment")
+    assert points > 0
+    assert (f"your trained model rnn_checkpoint.pt (or another file named rnn_*) is missing: predict_sentiment loads it, "
+            f"so this upload will lose its {points:g} point(s)") in result.stdout
+    assert "rnn_* not found" not in result.stdout
+    shutil.copy(KIT_ROOT / "examples" / "rnn" / "full_credit" / "rnn_gru.pt", folder / "rnn_gru.pt")
+    assert "is missing" not in collect(folder).stdout
+
+
+def test_a_missing_model_with_a_fixed_name_is_named_by_its_file_name(tmp_path):
+    folder = unpack_handout("gnn", tmp_path / "gnn")
+    shutil.copy(KIT_ROOT / "examples" / "gnn" / "full_credit" / "gnn.ipynb", folder / "gnn.ipynb")
+    result = collect(folder)
+    assert "warning: gnn_model.pt is missing: predict_node_targets loads it" in result.stdout
+
+
+def test_a_missing_runtime_gets_one_line_not_a_traceback(handout):
+    shutil.copy(EXAMPLES / "full_credit.ipynb", handout / "foundations.ipynb")
+    shutil.rmtree(handout / "coursekit")
+    result = collect(handout)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "not submitted: coursekit/ is missing or incomplete beside collect_submission.py: download the handout "
+        "again and copy its coursekit/ folder next to your notebook"]

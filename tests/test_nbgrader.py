@@ -58,7 +58,8 @@ def test_nbgrader_round_trip(tmp_path):
         target = course / "submitted" / student / SLUG
         target.mkdir(parents=True)
         shutil.copy2(notebook, target / f"{SLUG}.ipynb")
-    nbgrader(course, "autograde", SLUG, "--force")
+    autograded = nbgrader(course, "autograde", SLUG, "--force")
+    assert "checksum" not in autograded.stderr + autograded.stdout, "hidden-test cells must not warn about checksums"
 
     from nbgrader.api import Gradebook
 

@@ -1,16 +1,14 @@
 """The handed-out notebook, run by a student in a real Jupyter kernel from the handout folder."""
-import shutil
 
 import nbformat
-from conftest import KIT_ROOT
+from conftest import KIT_ROOT, unpack_handout
 from nbclient import NotebookClient
 
 HANDOUT = KIT_ROOT / "assignments" / "foundations"
 
 
 def run_in_handout(tmp_path, notebook_path, allow_errors=False) -> str:
-    folder = tmp_path / "foundations"
-    shutil.copytree(HANDOUT, folder)
+    folder = unpack_handout("foundations", tmp_path / "foundations")
     notebook = nbformat.read(str(notebook_path), as_version=4)
     NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=allow_errors,
                    resources={"metadata": {"path": str(folder)}}).execute()

@@ -171,7 +171,7 @@ def test_the_repository_commits_only_what_is_specific_to_the_assignment(slug):
     if not listed:
         pytest.skip("not a git checkout")
     suite = load_suite(slug)
-    expected = {f"{slug}.ipynb", "assignment.json", "public_tests.py", *suite.helper_files()}
+    expected = {f"{slug}.ipynb", "assignment.json", "requirements.txt", "public_tests.py", *suite.helper_files()}
     assert {name.split("/", 2)[2] for name in listed} == expected
     assert not any("coursekit" in name or name.endswith("collect_submission.py") for name in listed)
 

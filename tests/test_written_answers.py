@@ -87,3 +87,29 @@ def test_collect_submission_writes_the_written_answers(tmp_path):
         assert "as HTML, not PDF" in finished.stdout
     assert "upload it to the written part" in finished.stdout
     assert "My answer to xor_not_separable" in written[0].read_text(errors="ignore") or written[0].suffix == ".pdf"
+
+
+def test_a_real_pdf_with_math_is_written_here_without_browser_or_tex(tmp_path, monkeypatch):
+    import shutil as which_tools
+
+    monkeypatch.setattr(which_tools, "which", lambda name: None)  # no xelatex, no pandoc, as on a laptop
+    notebook = answered_notebook()
+    for cell in notebook.cells:
+        if cell.get("metadata", {}).get("kit", {}).get("answer") == "eigenvalues_and_growth":
+            cell.source = ("If $W^\\top = V \\Lambda V^{-1}$ then $h_t \\ge 0$ and $\\tfrac12 \\operatorname{softmax}(x)$:\n"
+                           "$$\n\\begin{aligned} a &= b \\\\ c &= \\sqrt d \\end{aligned}\n$$\n"
+                           "and $\\unknowncommand{x}$ stays readable.")
+    result = export_written_answers(notebook, manifest()["written_questions"], tmp_path / "w", "Foundations")
+    assert result.format == "pdf" and result.note == "wrote w.pdf (PDF through fpdf2)"
+    data = result.path.read_bytes()
+    assert data.startswith(b"%PDF") and b"/Subtype /Image" in data, "formulas are drawn as images"
+
+
+def test_latex_that_mathtext_lacks_is_translated_and_aligned_blocks_split_into_rows():
+    from coursekit.pdf import aligned_rows, mathtext_spelling
+
+    assert mathtext_spelling(r"a \ge \tfrac12, \operatorname{softmax}_j / \sqrt d") == \
+        r"a \geq \frac{1}{2}, \mathrm{softmax}_j / \sqrt{d}"
+    assert mathtext_spelling(r"\mathcal N(\mu, \sigma^2), \mathbb E_q") == r"\mathcal{N}(\mu, \sigma^2), \mathbb{E}_q"
+    assert aligned_rows(r"\begin{aligned} f &= 1, & g &= 2 \\ h &= 3 \end{aligned}") == ["f = 1,", "g = 2", "h = 3"]
+    assert aligned_rows(r"x = 1") == []

@@ -2,8 +2,10 @@
 
 A variant is the master's definitions with some of them replaced, the way a student's buggy or
 alternative answer would replace them. The same tests the grader runs judge it, through
-``LocalSubmission`` (no sandbox: these are our own snippets), so a suite can check dozens of
-variants in seconds.
+``VariantSubmission`` (no sandbox: these are our own snippets), so a suite can check dozens of
+variants in seconds. Like the grader, it answers ``sub.source_of(name)`` from the notebook's
+extracted definitions (the variant's cell included), so a "does not call the built-in" check
+judges the same text here and in ``grade``.
 """
 from __future__ import annotations
 
@@ -18,8 +20,30 @@ import nbformat
 from conftest import handout_on_path
 
 from autograder.suite import load_suite
-from coursekit.notebook import extract_definitions
+from coursekit.notebook import Extraction, extract_definitions
 from coursekit.testing import LocalSubmission, run_test
+
+
+class VariantSubmission(LocalSubmission):
+    """A variant's namespace, with the grader's answer to ``source_of``: the source of the last
+    extracted definition of the name (``autograder.sandbox.SandboxedSubmission.source_of``)."""
+
+    def __init__(self, namespace: dict, extraction: Extraction):
+        super().__init__(namespace)
+        self.extraction = extraction
+
+    def source_of(self, name: str) -> str:
+        statement = self.extraction.last_definition(name)
+        return statement.source if statement else ""
+
+
+def variant_extraction(slug: str, replacement: str = "") -> Extraction:
+    """What the grader extracts from the master with ``replacement`` as one more cell at the end."""
+    suite = load_suite(slug)
+    notebook = nbformat.read(str(suite.master_path), as_version=4)
+    if replacement:
+        notebook.cells.append(nbformat.v4.new_code_cell(replacement))
+    return extract_definitions(notebook, set(suite.graded_names))
 
 
 def master_namespace(slug: str, replacement: str = "") -> dict:
@@ -44,8 +68,9 @@ def outcomes(slug: str, replacement: str = "", only: str | None = None) -> list:
     """The outcome of every test (``only``: of that graded name's tests) for the master with
     ``replacement`` on top."""
     namespace = master_namespace(slug, replacement)
+    extraction = variant_extraction(slug, replacement)
     with _inside(load_suite(slug)):
-        return [run_test(fn, LocalSubmission(namespace)) for fn in suite_tests(slug)
+        return [run_test(fn, VariantSubmission(namespace, extraction)) for fn in suite_tests(slug)
                 if only is None or fn.kit_test.graded_name == only]
 
 

@@ -1,5 +1,7 @@
+# $course: $title
 # Set-up: run this cell first. On Google Colab it installs what Colab lacks and fetches the
-# handout's helper files; on your own machine it only checks that they sit beside this notebook.
+# handout's helper files; on your own machine they sit beside this notebook. Either way it checks
+# your packages against the grader's (requirements.txt) and says what to install.
 import os
 import sys
 import urllib.request
@@ -18,4 +20,7 @@ elif not os.path.exists("coursekit"):
     urllib.request.urlretrieve(HANDOUT_URL, "handout.zip")
     with zipfile.ZipFile("handout.zip") as handout:  # never overwrite a notebook you are working on
         handout.extractall(".", [n for n in handout.namelist() if not n.endswith(".ipynb")])
+from coursekit.environment import check_environment  # noqa: E402
+
+check_environment("requirements.txt")
 from coursekit import check  # noqa: E402  (self-checks: check("name") prints what passed)
