@@ -104,6 +104,12 @@ def graded_name_warnings(notebook: dict, manifest: dict) -> list[str]:
         warnings.append(f"not defined: {', '.join(missing)}")
     if stubs:
         warnings.append(f"still stubs (raise NotImplementedError or are ...): {', '.join(stubs)}")
+    for name, reads in extraction.unbuildable.items():
+        for read, cell in reads.items():
+            where = (f"only cell {cell} sets it, in a statement the grader does not run (a loop, a call, a with block)"
+                     if cell else "nothing in the notebook defines it")
+            warnings.append(f"{name} reads `{read}`, but {where}: the grader will not have it; build it inside "
+                            f"{name} or in a top-level assignment, or load it from a file you hand in")
     return warnings
 
 

@@ -59,6 +59,9 @@ class CellProblem:
 class Extraction:
     statements: list[Statement] = field(default_factory=list)
     problems: list[CellProblem] = field(default_factory=list)
+    # graded name -> {global it reads: the cell of the statement the grader does not run that binds
+    # it, or None when nothing in the notebook does}: what the grader will not be able to build
+    unbuildable: dict[str, dict[str, int | None]] = field(default_factory=dict)
 
     def defined_names(self) -> set[str]:
         return {name for statement in self.statements for name in statement.names}
@@ -132,7 +135,7 @@ def extract_definitions(notebook: dict, graded_names: set[str] | frozenset[str])
             text = "\n".join(lines[first - 1:node.end_lineno])
             parsed.append((Statement(number, first, text, tuple(bound_names(node))), node))
     kept = {i for i, (_, node) in enumerate(parsed) if is_definition(node, graded_names)}
-    state = state_statements(parsed, kept, graded_names)
+    state, extraction.unbuildable = state_statements(parsed, kept, graded_names)
     for i, (statement, _) in enumerate(parsed):
         if i in kept:
             extraction.statements.append(statement)
@@ -145,30 +148,41 @@ def extract_definitions(notebook: dict, graded_names: set[str] | frozenset[str])
 STATE_NODES = (ast.Assign, ast.AnnAssign, ast.AugAssign)
 
 
-def state_statements(parsed: list[tuple[Statement, ast.stmt]], kept: set[int], graded_names) -> set[int]:
+def state_statements(parsed: list[tuple[Statement, ast.stmt]], kept: set[int], graded_names):
     """Indices of the dropped top-level assignments that the graded names read, directly or through
-    the other definitions they use (training loops and plots that no graded name reaches stay out).
+    the other definitions they use (training loops and plots that no graded name reaches stay out),
+    and, per graded name, the globals it reads that no kept statement can bind (see ``Extraction``).
 
     A function reads its globals when it is called, after every cell has run, so a name it reads is
     bound by the notebook's *last* assignment to it; a top-level assignment reads its names when it
     runs, so by the last assignment *before* it."""
-    graded = [last_binder(parsed, name, len(parsed)) for name in graded_names]
-    visited = {i for i in graded if i is not None and i in kept}
-    wanted = [(i, name) for i in visited for name in read_names(parsed[i][1])]
     state: set[int] = set()
-    while wanted:
-        reader, name = wanted.pop()
-        before = len(parsed) if isinstance(parsed[reader][1], DEFERRED_NODES) else reader
-        binder = last_binder(parsed, name, before)
-        if binder is None or binder in visited:
+    unbuildable: dict[str, dict[str, int | None]] = {}
+    for graded_name in sorted(graded_names):
+        root = last_binder(parsed, graded_name, len(parsed))
+        if root is None or root not in kept:
             continue
-        if binder not in kept:
-            if not isinstance(parsed[binder][1], STATE_NODES):
+        visited = {root}
+        wanted = [(root, name) for name in read_names(parsed[root][1])]
+        while wanted:
+            reader, name = wanted.pop()
+            before = len(parsed) if isinstance(parsed[reader][1], DEFERRED_NODES) else reader
+            binder = last_binder(parsed, name, before)
+            if binder is None or (binder not in kept and not isinstance(parsed[binder][1], STATE_NODES)):
+                if name not in NOTEBOOK_NAMES and not (binder is None and last_binder(parsed, name, len(parsed))):
+                    setter = binder if binder is not None else last_setter(parsed, name, before)
+                    unbuildable.setdefault(graded_name, {})[name] = parsed[setter][0].cell if setter is not None else None
                 continue
-            state.add(binder)
-        visited.add(binder)
-        wanted += [(binder, read) for read in read_names(parsed[binder][1])]
-    return state
+            if binder in visited:
+                continue
+            if binder not in kept:
+                state.add(binder)
+            visited.add(binder)
+            wanted += [(binder, read) for read in read_names(parsed[binder][1])]
+    return state, unbuildable
+
+
+NOTEBOOK_NAMES = {"In", "Out", "get_ipython", "display", "exit", "quit"}  # provided by IPython
 
 
 DEFERRED_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -178,6 +192,18 @@ def last_binder(parsed: list[tuple[Statement, ast.stmt]], name: str, before: int
     """The index of the last top-level statement before ``before`` that binds ``name``."""
     for i in range(before - 1, -1, -1):
         if name in parsed[i][0].names:
+            return i
+    return None
+
+
+def last_setter(parsed: list[tuple[Statement, ast.stmt]], name: str, before: int) -> int | None:
+    """The last top-level statement before ``before`` that sets ``name`` anywhere in its body (a loop,
+    a with block...), outside the functions and classes it defines."""
+    for i in range(before - 1, -1, -1):
+        node = parsed[i][1]
+        if isinstance(node, DEFERRED_NODES):
+            continue
+        if any(isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id == name for n in ast.walk(node)):
             return i
     return None
 

@@ -83,3 +83,31 @@ def test_state_that_cannot_be_built_names_its_cell_and_what_to_do(tmp_path):
     assert outputs and all("NameError" in o and f"`table` is built at top level in cell {cell}" in o
                            and "build it inside the function that uses it" in o for o in outputs), json.dumps(outputs)
     assert all(t["score"] == t["max_score"] for t in results["tests"] if not t["name"].startswith("spectral_radius"))
+
+
+def test_what_the_grader_cannot_build_is_named_before_upload():
+    nb = notebook("import torch",
+                  "for epoch in range(3):\n    model = torch.nn.Linear(2, 1)",
+                  "def predict(x):\n    return model(x) + offset",
+                  "scale = 2.0\ndef unrelated():\n    return missing_name")
+    unbuildable = extract_definitions(nb, {"predict"}).unbuildable
+    assert unbuildable == {"predict": {"model": 2, "offset": None}}  # unrelated() is not graded
+
+
+def test_collect_submission_warns_about_state_the_grader_cannot_build(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import unpack_handout
+
+    folder = unpack_handout("foundations", tmp_path / "foundations")
+    handout = nbformat.read(str(folder / "foundations.ipynb"), as_version=4)
+    master = nbformat.read(str(KIT_ROOT / "solutions" / "foundations.ipynb"), as_version=4)
+    handout.cells = [handout.cells[0]] + master.cells[1:]  # a finished notebook, with the handout's set-up cell
+    handout.cells.append(nbformat.v4.new_code_cell(
+        "for _ in range(3):\n    radius_table = {}\n\ndef spectral_radius(W):\n    return radius_table.get(0, 1.0)"))
+    for cell in handout.cells:
+        cell.pop("id", None)  # the handout is nbformat 4.4, whose cells carry no ids
+    write_notebook(handout, folder / "foundations.ipynb")
+    done = subprocess.run([sys.executable, "collect_submission.py"], cwd=folder, capture_output=True, text=True, timeout=300)
+    assert "spectral_radius reads `radius_table`, but only cell" in done.stdout + done.stderr
