@@ -229,6 +229,8 @@ def grade_batch(slug: str, folder: Path, gradebook: Path, workers: int | None = 
     """
     if backend not in BACKENDS:
         raise UserError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    if scheduler and backend != "dask":
+        raise UserError("--scheduler is the address of a Dask scheduler: add --backend dask")
     suite = load_suite(slug)
     paths = BatchPaths(gradebook.resolve())
     submissions = find_submissions(folder, exclude={paths.results, paths.feedback, paths.gradebook})
