@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -64,7 +65,12 @@ def write_handout(suite: Suite, files: dict[str, bytes], force: bool = False) ->
                         f"(solutions/{suite.slug}.ipynb) or the suite, or rerun build with --force to overwrite")
     folder.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
-        (folder / name).write_bytes(content)
+        path = folder / name
+        if path.is_file() and path.read_bytes() == content:
+            continue  # unchanged: not rewritten, so a reader never catches it half-written
+        staged = path.with_name(f".{name}.building")
+        staged.write_bytes(content)
+        os.replace(staged, path)
     return folder
 
 
