@@ -46,7 +46,16 @@ def class_folder(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def graded_class(class_folder, tmp_path_factory):
+def short_hangs():
+    """The classes below are graded with a 4 s call limit instead of foundations' 10 s: the hang
+    costs less, and is stopped all the same."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KIT_LIMITS", "call_seconds = 4")
+        yield
+
+
+@pytest.fixture(scope="module")
+def graded_class(class_folder, tmp_path_factory, short_hangs):
     """The class through ``--backend process``: the very ``grade`` command, once per submission."""
     folder, expected = class_folder
     gradebook = tmp_path_factory.mktemp("out") / "gradebook.csv"
@@ -84,6 +93,7 @@ def test_a_hang_costs_only_the_hanging_call(graded_class):
     hanging = next(r for r in graded_class["rows"] if r["student"] == "s000")
     timed_out = [t for t in hanging["tests"] if "timed out" in t["output"]]
     assert [t["name"].split(":")[0] for t in timed_out] == ["xor_network"]
+    assert "timed out after 4 s" in timed_out[0]["output"]
     assert hanging["execution_time"] < load_suite(SLUG).limits.total_seconds
 
 
@@ -135,7 +145,7 @@ def per_test_scores(results_folder: Path) -> dict[str, dict[str, float]]:
 
 
 @pytest.fixture(scope="module")
-def pooled_class(class_folder, tmp_path_factory):
+def pooled_class(class_folder, tmp_path_factory, short_hangs):
     """The same class through the default backend, the warm pool, with a count of its gradings."""
     folder, _ = class_folder
     gradebook = tmp_path_factory.mktemp("pool") / "gradebook.csv"
@@ -175,9 +185,10 @@ def test_the_pool_grades_each_submission_once_and_a_rerun_skips_them(pooled_clas
     assert {r["status"] for r in pooled_class["rows"]} == {"graded"}
 
 
-def test_a_pool_worker_stuck_on_a_submission_is_freed_at_its_limit(class_folder, tmp_path):
+def test_a_pool_worker_stuck_on_a_submission_is_freed_at_its_limit(class_folder, tmp_path, monkeypatch):
     """One worker, a limit shorter than the hang: the hanging submission's grader is stopped at the
     limit, its row fails with the reason, and the same worker goes on to grade the next one."""
+    monkeypatch.delenv("KIT_LIMITS", raising=False)  # the suite's own 10 s call limit: longer than 4 s
     folder, expected = class_folder
     small = tmp_path / "class"
     small.mkdir()
