@@ -186,18 +186,24 @@ class WarmWorker:
 
     def _start(self) -> None:
         env = {**(self.env or os.environ), "PYTHONHASHSEED": "0", "PYTHONPATH": str(KIT_ROOT)}
-        self.process = subprocess.Popen([sys.executable, "-m", "autograder.warm_pool", self.slug], cwd=KIT_ROOT,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                        text=True, env=env, start_new_session=True)
-        ready = self._read(READY_SECONDS)
-        if not (ready and ready.get("ready")):
-            self.stop()
-            raise RuntimeError(f"the {self.slug} grading worker did not start (is torch installed?)")
+        with tempfile.TemporaryFile() as errors:
+            self.process = subprocess.Popen([sys.executable, "-m", "autograder.warm_pool", self.slug], cwd=KIT_ROOT,
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+                                            text=True, env=env, start_new_session=True)
+            ready = self._read(READY_SECONDS)
+            if not (ready and ready.get("ready")):
+                self.stop()
+                errors.seek(0)
+                last = (errors.read().decode(errors="replace").strip().splitlines() or ["no message"])[-1]
+                raise RuntimeError(f"the {self.slug} grading worker did not start: {last}")
 
     def grade(self, path: Path, out: Path, timeout: float) -> tuple[bool, str]:
         """Grade one submission into ``out``: ``(True, "")``, or ``(False, why)``."""
         if self.process is None or self.process.poll() is not None:
-            self._start()
+            try:
+                self._start()
+            except (OSError, RuntimeError) as error:  # this row fails with the reason; the next one retries
+                return False, str(error)
         try:
             self.process.stdin.write(json.dumps({"path": str(path), "out": str(out), "timeout": timeout}) + "\n")
             self.process.stdin.flush()

@@ -227,6 +227,13 @@ def test_a_pool_worker_forks_a_grader_whose_child_sees_no_test_module(tmp_path):
         worker.stop()
 
 
+def test_a_pool_worker_that_cannot_start_fails_its_row_with_the_reason(tmp_path):
+    from autograder.warm_pool import WarmWorker
+
+    ok, why = WarmWorker("no-such-assignment").grade(tmp_path / "s1.ipynb", tmp_path / "out.json", timeout=30)
+    assert not ok and "grading worker did not start" in why and "unknown assignment 'no-such-assignment'" in why
+
+
 GRADESCOPE_METADATA = """\
 submission_111:
   :submitters:
