@@ -13,13 +13,14 @@ Two things around ``main``:
 import os
 import sys
 
-if sys.flags.hash_randomization:
-    os.execve(sys.executable, [sys.executable, "-m", "autograder", *sys.argv[1:]],
-              {**os.environ, "PYTHONHASHSEED": "0"})
+if __name__ == "__main__":  # not when a worker process re-imports the main module (Dask's, multiprocessing's)
+    if sys.flags.hash_randomization:
+        os.execve(sys.executable, [sys.executable, "-m", "autograder", *sys.argv[1:]],
+                  {**os.environ, "PYTHONHASHSEED": "0"})
 
-from autograder.cli import main  # noqa: E402
+    from autograder.cli import main
 
-code = main()
-sys.stdout.flush()
-sys.stderr.flush()
-os._exit(code)
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

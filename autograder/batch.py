@@ -1,8 +1,11 @@
 """``grade-batch``: every submission in a folder, graded in parallel, into a gradebook.
 
-Each submission is graded by the same per-submission command Gradescope runs
-(``python -m autograder grade``) in its own process, so one that crashes or hangs the grader
-costs only its own row, and the work spreads over as many cores as ``--workers`` allows.
+By default (``--backend pool``) each of ``--workers`` warm workers imports torch once and grades
+every submission it is given in a grader forked from it, with the same sandbox as ``grade``
+(``autograder.warm_pool``); ``--backend process`` runs the very command Gradescope runs
+(``python -m autograder grade``) once per submission; ``--backend dask`` sends the submissions to
+a Dask cluster's workers (``autograder.cluster``). In every case a submission that crashes or hangs
+the grader costs only its own row.
 
 What it reads (DIR): one zip, notebook or folder per student, named by student id; or the folder
 of Gradescope's "Export Submissions" download (``submission_metadata.yml`` beside one
@@ -172,33 +175,63 @@ def grade_command(slug: str, path: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "autograder", "grade", slug, str(path), "--out", str(out)]
 
 
-def grade_one(slug: str, submission: Submission, paths: BatchPaths, timeout: float) -> bool:
-    """Grade one submission in its own process. True when results.json was written; otherwise
-    ``<key>.error.txt`` says why, and the submission is retried on the next run."""
-    out, error = paths.result(submission.key), paths.error(submission.key)
-    out.unlink(missing_ok=True)
-    error.unlink(missing_ok=True)
+BACKENDS = ("pool", "process", "dask")
+
+
+def grade_in_process(slug: str, path: Path, out: Path, timeout: float) -> tuple[bool, str]:
+    """The ``process`` backend: one ``python -m autograder grade`` per submission, imports and all."""
     try:
-        finished = subprocess.run(grade_command(slug, submission.path, out), cwd=KIT_ROOT, capture_output=True,
+        finished = subprocess.run(grade_command(slug, path, out), cwd=KIT_ROOT, capture_output=True,
                                   text=True, timeout=timeout, check=False,
                                   env={**os.environ, "PYTHONPATH": str(KIT_ROOT)})
-        why = f"the grader exited with status {finished.returncode}\n{finished.stderr[-4000:]}"
-        ok = finished.returncode == 0
     except subprocess.TimeoutExpired:
-        why, ok = f"the grader did not finish within {timeout:.0f} s and was stopped", False
+        return False, f"the grader did not finish within {timeout:.0f} s and was stopped"
+    return finished.returncode == 0, f"the grader exited with status {finished.returncode}\n{finished.stderr[-4000:]}"
+
+
+def grade_one(slug: str, submission: Submission, paths: BatchPaths, timeout: float, grader=None) -> bool:
+    """Grade one submission with ``grader(path, out, timeout) -> (ok, why)`` (default: its own
+    process). True when results.json was written; otherwise ``<key>.error.txt`` says why, and the
+    submission is retried on the next run."""
+    out = paths.result(submission.key)
+    out.unlink(missing_ok=True)
+    paths.error(submission.key).unlink(missing_ok=True)
+    if grader is None:
+        ok, why = grade_in_process(slug, submission.path, out, timeout)
+    else:
+        ok, why = grader(submission.path, out, timeout)
+    return record(paths, submission, ok, why)
+
+
+def record(paths: BatchPaths, submission: Submission, ok: bool, outcome: "str | dict") -> bool:
+    """Keep one outcome: ``outcome`` is why it failed, or (from a cluster) the results document."""
+    from autograder.results import write_json_atomically
+
+    out, error = paths.result(submission.key), paths.error(submission.key)
+    if ok and isinstance(outcome, dict):
+        write_json_atomically(outcome, out)
     if ok and _read_json(out) is not None:
+        error.unlink(missing_ok=True)
         return True
     out.unlink(missing_ok=True)  # a kit failure may have left a placeholder: do not count it as graded
-    error.write_text(f"{submission.path}\n{why}\n")
+    error.write_text(f"{submission.path}\n{outcome}\n")
     return False
 
 
 def grade_batch(slug: str, folder: Path, gradebook: Path, workers: int | None = None, force: bool = False,
-                quiet: bool = False, feedback_format: str = "md", timeout: float | None = None) -> list[dict]:
+                quiet: bool = False, feedback_format: str = "md", timeout: float | None = None,
+                backend: str = "pool", scheduler: str | None = None) -> list[dict]:
     """Grade every submission under ``folder``; write the gradebook, feedback and summary.
 
+    ``backend``: ``pool`` (warm workers, see ``autograder.warm_pool``), ``process`` (one
+    ``grade`` process per submission) or ``dask`` (``autograder.cluster``; the cluster at
+    ``scheduler``, or a local one of ``workers`` processes).
     Returns one row per student: ``{"student", "name", "email", "submission", "status", **results}``.
     """
+    if backend not in BACKENDS:
+        raise UserError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    if scheduler and backend != "dask":
+        raise UserError("--scheduler is the address of a Dask scheduler: add --backend dask")
     suite = load_suite(slug)
     paths = BatchPaths(gradebook.resolve())
     submissions = find_submissions(folder, exclude={paths.results, paths.feedback, paths.gradebook})
@@ -214,10 +247,12 @@ def grade_batch(slug: str, folder: Path, gradebook: Path, workers: int | None = 
         skipped = len(submissions) - len(todo)
         print(f"{slug}: {len(submissions)} submission(s), {len(todo)} to grade"
               + (f", {skipped} already graded (--force regrades them)" if skipped else "")
-              + f", {workers} worker(s)", file=sys.stderr)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(grade_one, slug, s, paths, timeout) for s in todo]
-        _wait_with_progress(futures, quiet)
+              + f", {workers} worker(s), backend {backend}" + (f" at {scheduler}" if scheduler else ""),
+              file=sys.stderr)
+    if backend == "dask":
+        _grade_on_cluster(slug, todo, paths, timeout, workers, scheduler, quiet)
+    elif todo:
+        _grade_locally(slug, todo, paths, timeout, workers, quiet, warm=backend == "pool")
     rows = [row for s in submissions for row in _rows(s, paths)]
     write_gradebook(rows, suite, paths.gradebook)
     write_feedback(submissions, suite, paths, feedback_format)
@@ -227,6 +262,35 @@ def grade_batch(slug: str, folder: Path, gradebook: Path, workers: int | None = 
         print(f"wrote {paths.gradebook}" + (f"; {failed} row(s) failed to grade: rerun to retry them" if failed else ""),
               file=sys.stderr)
     return rows
+
+
+def _grade_locally(slug: str, todo: list[Submission], paths: BatchPaths, timeout: float, workers: int,
+                   quiet: bool, warm: bool) -> None:
+    """``workers`` threads, each driving a warm worker (``pool``) or one process per submission."""
+    from autograder.warm_pool import WarmPool
+
+    workers = min(workers, len(todo))
+    pool = WarmPool(slug, workers) if warm else None
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as threads:
+            futures = [threads.submit(grade_one, slug, s, paths, timeout, pool.grade if pool else None) for s in todo]
+            _wait_with_progress(futures, quiet)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _grade_on_cluster(slug: str, todo: list[Submission], paths: BatchPaths, timeout: float, workers: int,
+                      scheduler: str | None, quiet: bool) -> None:
+    from tqdm import tqdm
+
+    from autograder.cluster import grade_on_cluster
+
+    for submission in todo:
+        paths.result(submission.key).unlink(missing_ok=True)
+    with tqdm(total=len(todo), desc="grading", unit="submission", disable=quiet or not todo) as bar:
+        grade_on_cluster(slug, todo, lambda s, ok, outcome: record(paths, s, ok, outcome), timeout, workers,
+                         scheduler, progress=bar.update)
 
 
 def _wait_with_progress(futures: list, quiet: bool) -> None:

@@ -73,7 +73,8 @@ def cmd_grade_batch(args) -> int:
     from autograder.batch import grade_batch
 
     grade_batch(args.slug, Path(args.dir), Path(args.out), workers=args.workers, force=args.force,
-                quiet=args.quiet, feedback_format=args.feedback, timeout=args.timeout)
+                quiet=args.quiet, feedback_format=args.feedback, timeout=args.timeout,
+                backend=args.backend, scheduler=args.scheduler)
     return 0
 
 
@@ -118,6 +119,12 @@ def parser() -> argparse.ArgumentParser:
     batch.add_argument("--feedback", choices=["md", "html"], default="md", help="format of the per-student feedback files")
     batch.add_argument("--timeout", type=float, default=None,
                        help="seconds before one submission's grading is stopped (default: the suite's limit + 60)")
+    batch.add_argument("--backend", choices=["pool", "process", "dask"], default="pool",
+                       help="pool: warm workers that import torch once (default); process: one grade process "
+                            "per submission; dask: a Dask cluster's workers (see --scheduler)")
+    batch.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="with --backend dask: the scheduler to use, e.g. tcp://10.0.0.5:8786 "
+                            "(default: a local cluster of --workers processes)")
     batch.add_argument("--quiet", action="store_true", help="no progress bar")
     batch.set_defaults(run=cmd_grade_batch)
     verify = verbs.add_parser("verify", help=cmd_verify.__doc__)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import tomllib
@@ -134,8 +135,13 @@ def write_handout(suite: Suite, force: bool = False) -> Path:
                         f"(solutions/{suite.slug}.ipynb) or the suite, or rerun build with --force to overwrite")
     files = {**generated, **{name: path.read_bytes() for name, path in common_handout_files().items()}}
     for name, content in files.items():
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_bytes(content)
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_file() and path.read_bytes() == content:
+            continue  # unchanged: not rewritten, so a reader never catches it half-written
+        staged = path.with_name(f".{path.name}.building")
+        staged.write_bytes(content)
+        os.replace(staged, path)
     return folder
 
 

@@ -1,20 +1,34 @@
-"""How ``grade-batch`` scales: wall time for the same generated class with --workers 1 and 2.
+"""How ``grade-batch`` scales: a generated class, graded by each backend with 1 and 2 workers.
 
-    .venv/bin/python benchmarks/batch.py                 # 40 submissions, workers 1 and 2
-    .venv/bin/python benchmarks/batch.py --count 12 --workers 1 2 4
+    .venv/bin/python benchmarks/batch.py --count 300                  # what the README reports
+    .venv/bin/python benchmarks/batch.py --count 40 --backends pool --workers 2
+    .venv/bin/python benchmarks/batch.py --count 300 --process-count 60  # the slow backend on a slice
+    .venv/bin/python benchmarks/batch.py --count 100 --without-hangs --backends pool \
+        --results benchmarks/results/batch-typical.md                    # typical submissions only
 
-The class is generated from the foundations master: full-credit submissions (as the zip
-collect_submission.py makes, and as a bare notebook), partial ones with realistic bugs, broken
-ones (a file that is not a notebook, the untouched stub) and hanging ones (a graded function that
-loops forever on tensor input, so the sandbox's per-call timeout has to stop it). Every student's
-expected score is computed independently, in-process, by ``tests/variants.py``; the benchmark
-fails if any gradebook row differs from it.
+The class is generated from the foundations master in realistic proportions (``CLASS_MIX``, per 20
+students): full-credit submissions (the zip collect_submission.py makes, and a bare notebook with
+alternative correct code), partial ones with realistic bugs, broken ones (a notebook saved half-way),
+untouched stubs (a folder, as a Gradescope export holds) and hanging ones (a graded function that
+loops forever on tensor input, so the sandbox's per-call limit, 10 s here, has to stop it). Every
+student's expected score is computed independently, in-process, by ``tests/variants.py``; the
+benchmark fails if any gradebook row differs from it.
+
+Backends (``grade-batch --backend``): ``pool``, warm workers that import torch once; ``process``,
+one ``python -m autograder grade`` per submission (imports every time; it may run on the first
+``--process-count`` students only, as it is slow); ``dask``, a local Dask cluster of ``workers``
+processes. Reported: wall time, submissions per second per core (workers = cores used), the machine's
+load (``uptime``) before each run, and the median time the grader itself spent on a non-hanging
+submission. Writes ``benchmarks/results/batch.md`` (or ``--results``) unless ``--no-write``.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import os
+import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,6 +38,7 @@ from pathlib import Path
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 SLUG = "foundations"
+RESULTS = KIT_ROOT / "benchmarks" / "results" / "batch.md"
 
 ALTERNATIVE = '''
 def spectral_radius(W):
@@ -75,10 +90,14 @@ def _zip(path: Path, notebook_text: str) -> None:
         archive.writestr(f"{SLUG}.ipynb", notebook_text)
 
 
-MIX = ["full_zip", "partial", "full_alt", "partial", "broken_json", "partial", "full_zip", "hang", "partial", "stub"]
+# Per 20 students: 9 full (7 zips, 2 notebooks with alternative code), 7 partial, 1 broken file,
+# 2 untouched stubs, 1 hanging. Spread out, so that a slice of the class has the same mix.
+CLASS_MIX = ["full_zip", "partial", "full_zip", "stub", "partial", "full_alt", "full_zip", "partial", "broken_json",
+             "full_zip", "partial", "hang", "full_zip", "partial", "full_alt", "stub", "partial", "full_zip",
+             "partial", "full_zip"]
 
 
-def write_mix(folder: Path, count: int = 40, kinds: list[str] = MIX) -> dict[str, float]:
+def write_mix(folder: Path, count: int = 40, kinds: list[str] = CLASS_MIX) -> dict[str, float]:
     """Write ``count`` submissions into ``folder``, cycling through ``kinds``; return
     ``{student id: expected score}``."""
     for path in (str(KIT_ROOT), str(KIT_ROOT / "tests")):
@@ -124,33 +143,106 @@ def read_gradebook(path: Path) -> dict[str, float]:
         return {row["student"]: float(row["total"]) for row in csv.DictReader(stream)}
 
 
-def run(folder: Path, workers: int, out: Path) -> float:
+def load() -> str:
+    """The machine's load averages (1, 5, 15 min), as ``uptime`` prints them."""
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
+
+
+def run(folder: Path, backend: str, workers: int, out: Path) -> float:
     """Wall time of one ``grade-batch --force`` over ``folder``."""
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "autograder", "grade-batch", SLUG, str(folder), "--workers", str(workers),
-                    "--out", str(out), "--force", "--quiet"], cwd=KIT_ROOT, check=True)
+                    "--backend", backend, "--out", str(out), "--force", "--quiet"], cwd=KIT_ROOT, check=True)
     return time.perf_counter() - started
+
+
+def grader_seconds(out: Path, hanging: set[str]) -> float:
+    """Median ``execution_time`` of the non-hanging submissions: the grader's own time for one."""
+    times = [json.loads(p.read_text()).get("execution_time", 0.0) for p in (out.parent / "gradebook-results").glob("*.json")
+             if p.stem not in hanging]
+    return statistics.median(times) if times else 0.0
+
+
+def slice_of(folder: Path, count: int, target: Path) -> Path:
+    """The first ``count`` students of ``folder`` (the mix repeats every 20), as links."""
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(folder.iterdir())[:count]:
+        (target / path.name).symlink_to(path)
+    return target
+
+
+def report(rows: list[dict], count: int, started: str) -> str:
+    lines = [f"# grade-batch on a generated class of {count}", "",
+             f"Measured {started} by `benchmarks/batch.py {' '.join(sys.argv[1:])}` on {platform.machine()}, "
+             f"{os.cpu_count()} cores ({_cpu()}); the machine is shared, so each row notes its load "
+             "(`uptime`'s 1, 5 and 15-minute averages) just before and just after it ran. Every score "
+             "equalled its in-process expectation.", "",
+             "| backend | workers (= cores) | submissions | wall | submissions / s / core | grader's median per "
+             "submission | load before → after |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append(f"| {r['backend']} | {r['workers']} | {r['count']} ({r['hanging']} hanging) | {r['wall']:.1f} s | "
+                     f"{r['rate']:.2f} | {r['grader']:.2f} s | {r['load']} → {r.get('load_after', '?')} |")
+    return "\n".join(lines) + "\n"
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=40)
+    parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--backends", nargs="+", default=["pool", "process", "dask"],
+                        choices=["pool", "process", "dask"])
+    parser.add_argument("--process-count", type=int, default=None,
+                        help="grade only the first N students with --backend process (it is slow)")
+    parser.add_argument("--dask-workers", type=int, nargs="+", default=[2], help="local cluster sizes to try")
+    parser.add_argument("--without-hangs", action="store_true",
+                        help="leave the hanging students out of the mix: the rate of typical submissions")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where to write the table")
+    parser.add_argument("--no-write", action="store_true", help="print only; write no table")
     args = parser.parse_args(argv)
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    rows, wrong = [], []
     with tempfile.TemporaryDirectory(prefix="kit-batch-bench-") as scratch:
         folder = Path(scratch) / "class"
-        expected = write_mix(folder, args.count)
-        timings, wrong = {}, []
-        for workers in args.workers:
-            out = Path(scratch) / f"w{workers}" / "gradebook.csv"
-            timings[workers] = run(folder, workers, out)
-            got = read_gradebook(out)
-            wrong += [f"workers={workers} {sid}: got {got.get(sid)}, expected {score:g}"
-                      for sid, score in expected.items() if got.get(sid) != score]
-            print(f"workers={workers}: {args.count} submissions in {timings[workers]:.1f} s", flush=True)
-    print(json.dumps({"count": args.count, "wall_seconds": {str(k): round(v, 1) for k, v in timings.items()}}))
+        mix = [kind for kind in CLASS_MIX if kind != "hang"] if args.without_hangs else CLASS_MIX
+        expected = write_mix(folder, args.count, mix)
+        hanging = {sid for index, sid in enumerate(sorted(expected)) if mix[index % len(mix)] == "hang"}
+        for backend in args.backends:
+            sizes = args.dask_workers if backend == "dask" else args.workers
+            count = min(args.process_count or args.count, args.count) if backend == "process" else args.count
+            source = folder if count == args.count else slice_of(folder, count, Path(scratch) / f"slice{count}")
+            for workers in sizes:
+                out = Path(scratch) / f"{backend}-{workers}" / "gradebook.csv"
+                before = load()
+                wall = run(source, backend, workers, out)
+                got = read_gradebook(out)
+                wrong += [f"{backend} workers={workers} {sid}: got {got.get(sid)}, expected {expected[sid]:g}"
+                          for sid in got if got[sid] != expected[sid]]
+                if len(got) != count:
+                    wrong.append(f"{backend} workers={workers}: {len(got)} rows for {count} students")
+                row = {"backend": backend, "workers": workers, "count": count, "hanging": len(hanging & set(got)),
+                       "wall": wall, "rate": count / wall / workers, "grader": grader_seconds(out, hanging),
+                       "load": before, "load_after": load()}
+                rows.append(row)
+                print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
+    text = report(rows, args.count, started)
+    print(text)
     for line in wrong:
         print(f"WRONG {line}")
+    if not args.no_write and not wrong:
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        args.results.write_text(text)
+        print(f"wrote {args.results}")
     return 1 if wrong else 0
 
 

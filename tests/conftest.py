@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -73,3 +74,15 @@ def student_notebook_with(slug: str, replacements: dict[str, str]) -> nbformat.N
 @pytest.fixture
 def kit_root() -> Path:
     return KIT_ROOT
+
+
+@pytest.fixture
+def handout_lock(tmp_path_factory):
+    """Held by the tests that rebuild or check the committed handout and release/: under
+    pytest-xdist (``make test`` runs one worker per core) one never sees another's edit."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the same for every worker
+    with FileLock(str(shared / "kit-handout.lock")):
+        yield

@@ -62,3 +62,9 @@ def test_a_folder_the_sandbox_user_cannot_enter_is_found():
         assert first_closed_folder(inside, uid=nobody, gid=nobody) is None
     finally:
         shutil.rmtree(base)
+
+
+def test_a_limit_override_that_names_no_limit_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("KIT_LIMITS", "call_secs = 4")
+    message = one_line_error(run_kit("grade", "foundations", str(tmp_path / "x.ipynb")))
+    assert "KIT_LIMITS names no limit 'call_secs'" in message and "call_seconds" in message

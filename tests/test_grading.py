@@ -96,6 +96,7 @@ def test_the_table_is_printed_and_the_exit_code_is_zero_whatever_the_score(tmp_p
     assert "NotImplementedError: still the stub" in result.stdout
 
 
+@pytest.mark.usefixtures("handout_lock")  # checks the handout that test_student_version rebuilds
 def test_verify_foundations_passes():
     result = run_kit("verify", "foundations")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -1,5 +1,6 @@
 """The student notebook is generated from the master, in sync, and free of solutions."""
 import json
+import os
 import re
 import zipfile
 
@@ -10,6 +11,10 @@ from autograder.master import raw_marker
 from autograder.release import handout_files
 from autograder.suite import available_slugs, load_suite
 from autograder.verify import stale_handout_files
+
+# These tests build into and check the committed handout and release/ (one edits a handout file for
+# a moment): under pytest-xdist they hold the handout lock, as test_grading's verify does.
+pytestmark = pytest.mark.usefixtures("handout_lock")
 
 SLUGS = available_slugs()
 
@@ -146,14 +151,17 @@ def test_build_refuses_to_overwrite_a_hand_edited_handout_file(tmp_path):
     notebook = suite.handout_dir / "foundations.ipynb"
     original = notebook.read_bytes()
     try:
-        notebook.write_bytes(original + b" ")
+        staged = notebook.with_name(".edited.ipynb")  # replaced whole: other tests may be reading it
+        staged.write_bytes(original + b" ")
+        os.replace(staged, notebook)
         result = run_kit("build", "foundations")
         assert result.returncode == 2 and "changed since the last build" in result.stderr
         assert "--force" in result.stderr and notebook.read_bytes() == original + b" "
         assert run_kit("build", "foundations", "--force").returncode == 0
         assert notebook.read_bytes() == original
     finally:
-        notebook.write_bytes(original)
+        staged.write_bytes(original)
+        os.replace(staged, notebook)
 
 
 # ---------------------------------------------------------------------------------------------
