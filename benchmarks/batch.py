@@ -107,7 +107,7 @@ def write_mix(folder: Path, count: int = 40, kinds: list[str] = CLASS_MIX) -> di
 
     def total(replacement: str) -> float:
         if replacement not in cache:
-            cache[replacement] = sum(got for got, _ in scores(SLUG, replacement).values())
+            cache[replacement] = round(sum(got for got, _ in scores(SLUG, replacement).values()), 4)  # as results.json rounds
         return cache[replacement]
 
     cache: dict[str, float] = {}

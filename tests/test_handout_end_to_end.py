@@ -4,6 +4,7 @@ run twice, and the zip graded by the kit; and the same on Colab, with a stand-in
 (tests/standins) and the handout fetched from its URL by the set-up cell."""
 from __future__ import annotations
 
+import math
 import json
 import os
 import shutil
@@ -36,7 +37,7 @@ def collect(folder: Path) -> subprocess.CompletedProcess:
 
 
 def full_marks(results: dict) -> bool:
-    return results["score"] == sum(t["max_score"] for t in results["tests"]) and results["score"] > 0
+    return math.isclose(results["score"], sum(t["max_score"] for t in results["tests"])) and results["score"] > 0
 
 
 @pytest.mark.parametrize("slug", available_slugs())

@@ -38,15 +38,15 @@ def answered_notebook(skip: str = "") -> dict:
 def test_html_fallback_says_so_and_holds_every_answer(tmp_path, monkeypatch):
     monkeypatch.setattr(written_answers, "pdf_converters", lambda: [])
     questions = manifest()["written_questions"]
-    result = export_written_answers(answered_notebook(skip="cnn_vs_rnn"), questions, tmp_path / "w", "Foundations")
+    result = export_written_answers(answered_notebook(skip="cnn_over_rnn"), questions, tmp_path / "w", "Foundations")
     assert result.format == "html" and result.path == tmp_path / "w.html"
     assert "as HTML, not PDF" in result.note and "print it to PDF" in result.note
     text = result.path.read_text()
     for name, points in questions.items():
         assert f"{name} ({points:g} point" in text
-        if name != "cnn_vs_rnn":
+        if name != "cnn_over_rnn":
             assert f"My answer to {name}" in text
-    assert result.unanswered == ["cnn_vs_rnn"] and "(not answered)" in text
+    assert result.unanswered == ["cnn_over_rnn"] and "(not answered)" in text
     assert PLACEHOLDER.strip("_") not in text
     assert "Question 3.1" in text, "each answer comes with its prompt"
 
