@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
+from autograder import containment
 from autograder.errors import SubmissionUnreadable
 from autograder.extract import extract_definitions
 from autograder.results import GradedTest, results_json, unreadable_results
@@ -20,7 +22,9 @@ def grade_submission(suite: Suite, path: Path, sandbox_user: str | None = None) 
     """Grade one submission and return its results.json document. Never raises for bad input
     from the student: an unreadable submission scores 0 with the reason."""
     started = time.monotonic()
+    containment.harden_grader()
     with tempfile.TemporaryDirectory(prefix="kit-grade-") as scratch:
+        os.chmod(scratch, 0o711)  # the sandbox uid may pass through to its folder, and list nothing
         workdir = Path(scratch) / "submission"
         try:
             submission = open_submission(path, suite, workdir)
@@ -28,8 +32,6 @@ def grade_submission(suite: Suite, path: Path, sandbox_user: str | None = None) 
             return unreadable_results(str(problem), time.monotonic() - started, max_score(suite))
         install_helpers(suite, workdir)
         extraction = extract_definitions(submission.notebook, set(suite.graded_names))
-        if sandbox_user:
-            _hand_over(workdir, Path(scratch), sandbox_user)
         sandbox = SandboxedSubmission(extraction, workdir, suite.limits, user=sandbox_user,
                                       preload=("torch", *suite.preload))
         sandbox.start()  # before the tests and held-out data are loaded: the child may be a fork of us
@@ -37,7 +39,32 @@ def grade_submission(suite: Suite, path: Path, sandbox_user: str | None = None) 
             graded = [GradedTest(run_test(fn, sandbox), hidden) for fn, hidden in suite.tests()]
         finally:
             sandbox.close()
-    return results_json(graded, time.monotonic() - started, sandbox.leaderboard, notice=load_notice(extraction))
+    document = results_json(graded, time.monotonic() - started, sandbox.leaderboard, notice=load_notice(extraction))
+    return scrub_secrets(document, suite)
+
+
+WITHHELD = ("withheld: the message quoted the hidden tests' source (reading the grader's files is not "
+            "part of the assignment)")
+
+
+def scrub_secrets(document: dict, suite: Suite) -> dict:
+    """Replace any test output that quotes a line of the hidden tests (a second line of defence:
+    the sandbox keeps those files out of the child's view where namespaces are permitted)."""
+    secrets = secret_lines(suite)
+    for test in document["tests"]:
+        flat = re.sub(r"\s+", " ", test["output"])
+        if any(line in flat for line in secrets):
+            test["output"] = WITHHELD
+    return document
+
+
+def secret_lines(suite: Suite) -> list[str]:
+    """Lines of code of the hidden tests long enough not to occur in feedback by chance."""
+    path = suite.folder / "hidden_tests.py"
+    if not path.exists():
+        return []
+    lines = {re.sub(r"\s+", " ", line.strip()) for line in path.read_text().splitlines()}
+    return [line for line in lines if len(line) >= 24 and not line.startswith(("#", '"', "'", "f\"", "f'"))]
 
 
 def install_helpers(suite: Suite, workdir: Path) -> None:
@@ -57,14 +84,3 @@ def load_notice(extraction) -> str:
 
 def max_score(suite: Suite) -> float:
     return sum(fn.kit_test.points for fn, _ in suite.tests())
-
-
-def _hand_over(workdir: Path, scratch: Path, user: str) -> None:
-    """Let the unprivileged sandbox user read and write its scratch copy, and nothing of ours."""
-    import pwd
-
-    record = pwd.getpwnam(user)
-    for folder, _, files in os.walk(scratch):
-        os.chown(folder, record.pw_uid, record.pw_gid)
-        for name in files:
-            os.chown(os.path.join(folder, name), record.pw_uid, record.pw_gid)

@@ -1,7 +1,7 @@
 """The sandboxed side: runs a submission's definitions, then the probes the grader sends.
 
-Started by ``autograder.sandbox`` as ``python -m autograder.sandbox_child REQUEST_FD REPLY_FD``
-with resource limits already applied. It computes and reports plain data; it never judges.
+Started by ``autograder.sandbox`` in its box (``autograder.fork_start``): served directly in a
+fork of the grader, or as ``python -m autograder.sandbox_child REQUEST_FD REPLY_FD``. It computes and reports plain data; it never judges.
 Everything here may be tampered with by the student code it runs, which is why the grading
 process trusts nothing it sends beyond being data.
 """
@@ -47,7 +47,7 @@ def load(statements: list, namespace: dict, reply_fd: int) -> list:
             for name in names:
                 namespace.pop(name, None)
             continue
-        channel.send(reply_fd, {"op": "progress", "index": index})
+        channel.send_progress(reply_fd, index)
         padded = "\n" * (first_line - 1) + source  # so tracebacks show the cell's own line numbers
         try:
             exec(compile(padded, f"<cell {cell}>", "exec"), namespace)
