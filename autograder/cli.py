@@ -51,11 +51,14 @@ def cmd_grade(args) -> int:
         containment.check_sandbox_user(args.sandbox_user)
     containment.harden_grader()  # not dumpable: its memory is not readable through /proc
     box = containment.plan_box(KIT_ROOT, args.sandbox_user)
-    print(box.describe(), file=sys.stderr, flush=True)
+    submission = Path(args.submission)
+    if submission.is_dir() or (submission.exists() and submission.suffix in (".zip", ".ipynb")):
+        # (else the one-line error that follows is all there is to say)
+        print(box.describe(), file=sys.stderr, flush=True)
     if not box.namespaces:
         containment.become_subreaper()  # a submission's daemons end up as our children, and die with us
     try:
-        document = grade_submission(suite, Path(args.submission), sandbox_user=args.sandbox_user)
+        document = grade_submission(suite, submission, sandbox_user=args.sandbox_user)
     except UserError:
         raise
     except Exception:  # a bug in the kit: the student still gets a valid results.json
