@@ -17,6 +17,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zipfile
@@ -301,7 +302,7 @@ def report_of(results: dict, name: str) -> list[str]:
     outputs = [t["output"] for t in results["tests"] if t["name"].startswith(f"{name}:")]
     for output in outputs:
         if "REPORT" in output:
-            return [item for item in output.split("REPORT", 1)[1].split("END", 1)[0].split(",") if item.strip()]
+            return [item.strip() for item in output.split("REPORT", 1)[1].split("END", 1)[0].split(",") if item.strip()]
     raise AssertionError(f"no REPORT from {name}: the attack did not run ({outputs})")
 
 
@@ -414,6 +415,7 @@ def spectral_radius(W):
 def test_an_output_flood_does_not_stop_grading(tmp_path):
     flood = '''
 import sys
+import tempfile
 
 def spectral_radius(W):
     chunk = "x" * (1 << 20)
@@ -440,6 +442,8 @@ BROKEN_NOTEBOOKS = {
                    "not an nbformat 4 notebook"),
     "not UTF-8": ('{"cells": [], "note": "caf\u00e9"}'.encode("latin-1"), "not UTF-8"),
     "empty": (b"", "is empty"),
+    "JSON nested 100k deep": (b'{"cells": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+    "a number of 10k digits": (b'{"nbformat": 4, "n": ' + b"9" * 10_000 + b"}", "a number too long"),
 }
 
 
@@ -801,3 +805,135 @@ def test_grading_has_a_total_time_bound(tmp_path):
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert found["seconds"] < 8
     assert "reached its limit of 5 s" in found["messages"][-1]
+
+
+def test_a_zip_with_a_file_and_a_folder_of_the_same_name_says_so(tmp_path):
+    for order in ([("notes", b"x"), ("notes/x", b"y")], [("notes/x", b"y"), ("notes", b"x")]):
+        archive = zip_with(tmp_path / "submission.zip", {f"{SLUG}.ipynb": MASTER.read_bytes(), **dict(order)})
+        results = graded(archive, tmp_path / "results.json")
+        assert results["score"] == 0 and "could not be unpacked" in results["output"]
+
+
+def test_a_zip_member_with_a_name_too_long_says_so(tmp_path):
+    archive = zip_with(tmp_path / "submission.zip", {f"{SLUG}.ipynb": MASTER.read_bytes(), "n" * 300: b"x"})
+    results = graded(archive, tmp_path / "results.json")
+    assert results["score"] == 0 and "could not be unpacked" in results["output"]
+
+
+def test_a_symlink_beside_a_bare_notebook_is_not_followed(tmp_path):
+    secret = tmp_path / "grader-secret.txt"
+    secret.write_text("SECRET-TOKEN-1234")
+    folder = tmp_path / "handin"
+    folder.mkdir()
+    (folder / "rnn_weights.pt").symlink_to(secret)
+    (folder / "rnn_data").symlink_to(tmp_path)  # a folder too
+    reader = """
+import os
+
+def predict_sentiment(texts):
+    found = []
+    for name in ("rnn_weights.pt", "rnn_data/grader-secret.txt"):
+        try:
+            with open(name) as stream:
+                found.append(stream.read())
+        except OSError:
+            pass
+    raise ValueError("REPORT " + ",".join(found) + " END")
+"""
+    path = folder / "rnn.ipynb"
+    nbformat.write(with_cells(RNN_STUB, reader), str(path))
+    result = run_kit("grade", "rnn", str(path), "--out", str(tmp_path / "results.json"), timeout=GRADING_LIMIT_S)
+    assert result.returncode == 0, result.stderr[-2000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert report_of(results, "predict_sentiment") == []
+    assert "SECRET-TOKEN" not in (tmp_path / "results.json").read_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# The same promises when the grader is an ordinary user (a user namespace instead of root)
+
+NON_ROOT_USER = "kit-hostile-test"
+
+
+def _expose_to(user_uid: int, user_gid: int) -> str:
+    """Shell lines (run in a private mount namespace) that let the user reach Python and the kit
+    when a folder on the way is closed to it (pyenv under /root, say): that folder is replaced by
+    a tmpfs holding binds of just those paths. Nothing changes outside that namespace."""
+    from autograder.containment import first_closed_folder
+
+    lines = []
+    needed = [Path(os.path.realpath(p)) for p in (sys.base_prefix, sys.prefix, KIT_ROOT)]
+    for path in needed:
+        closed = first_closed_folder(path, user_uid, user_gid)
+        if closed is None or closed == path:
+            continue
+        hold = f"/tmp/kit-hold-{abs(hash(str(closed)))}"
+        inside = path.relative_to(closed)
+        lines += [f"mkdir -p {hold} && mountpoint -q {hold} || mount --bind {closed} {hold}",
+                  f"mountpoint -q {closed} || mount -t tmpfs -o mode=0755 tmpfs {closed}",
+                  f"mkdir -p {closed / inside} && mount --bind {hold}/{inside} {closed / inside}"]
+    return "\n".join(lines)
+
+
+def test_grading_as_an_ordinary_user_holds_the_same_promises(tmp_path):
+    import pwd
+    import shutil
+
+    if os.geteuid() != 0:
+        pytest.skip("creating a user to grade as needs root")
+    if not all(shutil.which(tool) for tool in ("useradd", "setpriv", "unshare")):
+        pytest.skip("useradd, setpriv or unshare (util-linux) missing")
+    try:
+        record = pwd.getpwnam(NON_ROOT_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", NON_ROOT_USER],
+                       check=True)
+        record = pwd.getpwnam(NON_ROOT_USER)
+    folder = Path(tempfile.mkdtemp(prefix="kit-nonroot-"))
+    try:
+        attack = f'''
+import os, signal
+{FIND_GRADERS}
+def spectral_radius(W):
+    reached = []
+    for pid in _graders():
+        for number in (signal.SIGSTOP, signal.SIGKILL):
+            try:
+                os.kill(pid, number)
+                reached.append(f"signal {{pid}}")
+            except OSError:
+                pass
+    for path in [{str(HIDDEN_TESTS)!r}, {str(KIT_ROOT / "autograder" / "results.py")!r}]:
+        try:
+            open(path).read()
+            reached.append("read " + os.path.basename(path))
+            open(path, "a").close()
+            reached.append("opened for writing " + os.path.basename(path))
+        except OSError:
+            pass
+    raise ValueError("REPORT " + ",".join(reached) + " END")
+'''
+        nbformat.write(with_cells(STUB, attack), str(folder / f"{SLUG}.ipynb"))
+        for path in [folder, *folder.iterdir()]:
+            os.chown(path, record.pw_uid, record.pw_gid)
+        before = hashlib.sha256((KIT_ROOT / "autograder" / "results.py").read_bytes()).hexdigest()
+        script = "\n".join(["set -e", _expose_to(record.pw_uid, record.pw_gid),
+                            f"exec setpriv --reuid={record.pw_uid} --regid={record.pw_gid} --clear-groups "
+                            f"env HOME={folder} PATH=/usr/bin:/bin {sys.executable} -m autograder grade {SLUG} "
+                            f"{folder}/{SLUG}.ipynb --out {folder}/results.json"])
+        result = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script], cwd=KIT_ROOT,
+                                capture_output=True, text=True, timeout=GRADING_LIMIT_S)
+        if result.returncode != 0 and "Permission denied" in result.stderr and "python" in result.stderr.lower():
+            pytest.skip(f"the user {NON_ROOT_USER} cannot run this Python: {result.stderr[-300:]}")
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "user namespace" in result.stderr or "NO namespaces" in result.stderr  # the box, said in one line
+        results = json.loads((folder / "results.json").read_text())
+        check_gradescope_schema(results)
+        assert results["score"] == 0
+        reached = report_of(results, "spectral_radius")
+        assert not [r for r in reached if not r.startswith("read ")]  # no signal, no write: in any box
+        if "user namespace" in result.stderr:
+            assert reached == ["read results.py"]  # the engine's code is in view, the hidden tests are not
+        assert hashlib.sha256((KIT_ROOT / "autograder" / "results.py").read_bytes()).hexdigest() == before
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
