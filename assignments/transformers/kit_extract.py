@@ -80,9 +80,11 @@ def extract_definitions(notebook: dict, graded_names: set[str] | frozenset[str])
         python = as_plain_python(source)
         try:
             tree = ast.parse(python)
-        except SyntaxError as error:
+        except (SyntaxError, ValueError, MemoryError, RecursionError) as error:  # nested too deep, NUL bytes
+            message = (f"{error.msg} (line {error.lineno})" if isinstance(error, SyntaxError)
+                       else f"{error or 'nested too deeply to parse'}")
             extraction.problems.append(CellProblem(
-                number, f"{type(error).__name__}: {error.msg} (line {error.lineno})",
+                number, f"{type(error).__name__}: {message}",
                 tuple(sorted(names_in_broken_cell(source) & set(graded_names)))))
             continue
         lines = python.splitlines()
