@@ -66,6 +66,7 @@ def cmd_grade(args) -> int:
         raise
     finally:
         if not box.namespaces:  # with a PID namespace the kernel has already ended them all
+            containment.kill_uid(box.uid)
             containment.kill_strays()
     write_json_atomically(document, Path(args.out))
     print(table(document))

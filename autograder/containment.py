@@ -20,8 +20,8 @@ Layers, each independent of the others, strongest first:
 3. resource limits: address space, CPU seconds, file size, processes (root is no longer exempt,
    since the child is not root), no core dumps;
 4. in the grader: it is made non-dumpable, so its memory and files under ``/proc`` are closed to
-   other processes of any uid; without a PID namespace, the grader (a subreaper) kills every
-   process left after grading.
+   other processes of any uid; without a PID namespace, every process of the box's uid is killed
+   after grading (``kill_uid``), and the grader (a subreaper) kills its remaining descendants.
 
 Nothing here depends on recognising what student code does; it only bounds what it can reach.
 """
@@ -121,18 +121,21 @@ def plan_box(kit_root: Path, user: str | None = None) -> Box:
         uid = gid = SANDBOX_UID_BASE + os.getpid()
     else:
         uid, gid = os.geteuid(), os.getegid()
+    from autograder import fork_start
+
     root = os.geteuid() == 0
     visible, hidden = file_system_view(kit_root)
-    box = Box(uid, gid, namespaces=True, user_namespace=not root, seccomp=seccomp_available(),
-              visible=visible, hidden=hidden, drop_uid=root)
-    key = (root, box.seccomp)
-    if key not in _probed:
-        from autograder import fork_start
-
-        _probed[key] = fork_start.probe(box)
-    if not _probed[key]:
-        box = Box(uid, gid, namespaces=False, user_namespace=False, seccomp=box.seccomp, drop_uid=root)
-    return box
+    seccomp = seccomp_available()
+    candidates = [Box(uid, gid, True, not root, seccomp, visible, hidden, drop_uid=root),
+                  Box(uid, gid, False, False, seccomp, drop_uid=root),
+                  Box(uid, gid, False, False, False, drop_uid=root)]
+    for box in candidates[:-1]:
+        key = (root, box.namespaces, box.seccomp)
+        if key not in _probed:
+            _probed[key] = fork_start.probe(box)
+        if _probed[key]:
+            return box
+    return candidates[-1]  # limits, a change of uid where root, no_new_privs: what any Linux allows
 
 
 def file_system_view(kit_root: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -180,6 +183,25 @@ def hand_over(folder: Path, box: Box) -> None:
         os.chown(parent, box.uid, box.gid)
         for name in files:
             os.chown(os.path.join(parent, name), box.uid, box.gid, follow_symlinks=False)
+
+
+def kill_uid(uid: int) -> None:
+    """Kill every process of ``uid`` (the box's own, when it has no PID namespace): a helper that
+    becomes ``uid`` and signals -1 until nothing is left. A process of that uid cannot change uid
+    (no_new_privs, no capabilities), so, unlike a sweep over /proc, nothing can slip past."""
+    if os.geteuid() != 0 or uid == 0:
+        return
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setresuid(uid, uid, uid)
+            for _ in range(1000):
+                os.kill(-1, signal.SIGKILL)  # every process this uid may signal, never itself
+        except OSError:
+            pass
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
 
 
 def kill_strays() -> None:

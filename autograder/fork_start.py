@@ -83,10 +83,14 @@ def start_box(box: containment.Box, workdir: Path, root: Path, env: dict[str, st
     ``python -m autograder.sandbox_child``. Returns the outer process, in the grader."""
     sys.stdout.flush()
     sys.stderr.flush()
+    grader = os.getpid()
     pid = os.fork()
     if pid:
         return ForkedProcess(pid, execed=serve is None)
     try:
+        containment._libc().prctl(containment.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # a killed grader
+        if os.getppid() != grader:  # takes the box with it, even when it dies before we got here
+            os._exit(BOX_FAILED)
         _outer(box, workdir, root, env, keep_fds, limits, serve)
     finally:
         os._exit(BOX_FAILED)  # never return into the grader's code
