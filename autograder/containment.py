@@ -88,6 +88,7 @@ class Box:
     visible: tuple[str, ...] = ()  # read-only in the child's file system (with namespaces)
     hidden: tuple[str, ...] = ()  # folders inside ``visible`` shown empty
     drop_uid: bool = True  # root grader: setuid to ``uid``
+    why_root: str = ""  # why student code stays root, when it does
 
     def describe(self) -> str:
         """The one line ``grade`` prints: which protections are active."""
@@ -100,7 +101,7 @@ class Box:
         else:
             parts.append("NO namespaces (not permitted here): student code sees the file system "
                          "as its uid does, and the network")
-        parts.append(f"uid {self.uid}" if self.uid != 0 else "uid 0 (root: no unprivileged uid available)")
+        parts.append(f"uid {self.uid}" if self.uid != 0 else f"STILL ROOT ({self.why_root})")
         parts.append("no capabilities, no_new_privs")
         parts.append("seccomp filter (libseccomp)" if self.seccomp else "NO seccomp filter (libseccomp missing)")
         parts.append("resource limits, grader not dumpable")
@@ -126,9 +127,15 @@ def plan_box(kit_root: Path, user: str | None = None) -> Box:
     root = os.geteuid() == 0
     visible, hidden = file_system_view(kit_root)
     seccomp = seccomp_available()
+    blocked = _closed_on_the_way(kit_root, uid, gid) if root else None
+    if blocked:  # without a fresh root, that uid could not even import the standard library
+        fallback = dict(uid=0, gid=0, drop_uid=False, why_root=f"other users cannot enter {blocked}: install Python "
+                        "where every user can read it, or grade with namespaces")
+    else:
+        fallback = dict(uid=uid, gid=gid, drop_uid=root)
     candidates = [Box(uid, gid, True, not root, seccomp, visible, hidden, drop_uid=root),
-                  Box(uid, gid, False, False, seccomp, drop_uid=root),
-                  Box(uid, gid, False, False, False, drop_uid=root)]
+                  Box(namespaces=False, user_namespace=False, seccomp=seccomp, **fallback),
+                  Box(namespaces=False, user_namespace=False, seccomp=False, **fallback)]
     for box in candidates[:-1]:
         key = (root, box.namespaces, box.seccomp)
         if key not in _probed:
@@ -136,6 +143,18 @@ def plan_box(kit_root: Path, user: str | None = None) -> Box:
         if _probed[key]:
             return box
     return candidates[-1]  # limits, a change of uid where root, no_new_privs: what any Linux allows
+
+
+def _closed_on_the_way(kit_root: Path, uid: int, gid: int) -> Path | None:
+    """The first folder that ``uid`` cannot enter on the way to Python or the kit, if any."""
+    import sysconfig
+
+    for target in (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"], os.path.dirname(sys.executable),
+                   kit_root):
+        blocked = first_closed_folder(Path(os.path.realpath(target)), uid, gid)
+        if blocked:
+            return blocked
+    return None
 
 
 def file_system_view(kit_root: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -248,6 +267,7 @@ def enter_box(box: Box, workdir: Path, root: Path, limits: tuple[int, int, int, 
     drop_privileges(box)
     if box.seccomp:
         install_seccomp()
+    os.chdir(workdir)  # as its uid: a scratch folder it cannot enter fails here, not in student code
 
 
 def apply_limits(memory_mb: int, cpu_seconds: int, file_size_mb: int, max_processes: int) -> None:
@@ -293,7 +313,6 @@ def build_root(box: Box, workdir: Path, root: Path) -> None:
     _pivot(libc, root)
     _check(libc.mount(None, b"/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None),
            "read-only root")
-    os.chdir(workdir)
 
 
 def _inside(root: Path, path: str) -> Path:

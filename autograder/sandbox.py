@@ -76,6 +76,7 @@ class SandboxedSubmission:
 
     def __post_init__(self) -> None:
         self._child: _Child | None = None
+        self._not_started = ""
         self._loading = False
         self._may_fork = fork_start.can_fork()  # the first child only: see autograder.fork_start
         self._deadline = time.monotonic() + self.limits.total_seconds
@@ -89,11 +90,18 @@ class SandboxedSubmission:
     # -- what tests call -----------------------------------------------------------------------
 
     def defined(self, name: str) -> bool:
-        self._ensure_child()
+        try:
+            self._ensure_child()
+        except SandboxError as problem:  # did not start, or out of time: this test cannot run
+            self._not_started = str(problem)
+            return False
+        self._not_started = ""
         return name in self.defined_names
 
     def why_undefined(self, name: str) -> str:
         """A short reason for a missing name: the broken cell or failed statement, if any."""
+        if self._not_started:
+            return f" (not checked: {self._not_started})"
         for problem in self.extraction.problems:
             if name in problem.names:
                 return f": cell {problem.cell} does not parse ({problem.message})"

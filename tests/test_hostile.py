@@ -663,8 +663,8 @@ def predict_sentiment(texts):
     result = run_kit("grade", "rnn", str(path), "--out", str(tmp_path / "results.json"), timeout=GRADING_LIMIT_S)
     assert result.returncode == 0, result.stderr[-2000:]
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["score"] == 0
-    if isolation_available():
+    if isolation_available():  # else only file permissions guard them (Gradescope's setup.sh sets them)
+        assert results["score"] == 0
         assert report_of(results, "predict_sentiment") == []
 
 
