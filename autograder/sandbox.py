@@ -33,6 +33,7 @@ from autograder.extract import Extraction
 from autograder.testkit import SandboxError, StudentCodeError
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
+START_SECONDS = 60.0  # for a fresh child to import its libraries and report its first statement
 
 
 @dataclass(frozen=True)
@@ -199,8 +200,9 @@ class SandboxedSubmission:
         current, since, deadline = None, time.monotonic(), None
         while True:
             now = time.monotonic()
-            wait = self.limits.statement_seconds if deadline is None else min(self.limits.statement_seconds,
-                                                                              deadline - now)
+            # Before its first statement the child imports torch: on a loaded machine that alone can take
+            # longer than a statement may.
+            wait = START_SECONDS if deadline is None else min(self.limits.statement_seconds, deadline - now)
             try:
                 message = channel.receive(self._child.reply_fd, timeout=max(0.0, min(wait, self._time_left())))
             except (channel.ChannelTimeout, channel.ChannelClosed) as failure:
@@ -208,9 +210,14 @@ class SandboxedSubmission:
                 if current is not None:
                     self._durations[current] = time.monotonic() - since
                     self._load_spent += time.monotonic() - since
+                if self._deadline - time.monotonic() <= 0.05:  # out of time for the whole submission
+                    self._kill()
+                    self._time_left()
                 if isinstance(failure, channel.ChannelClosed):
                     self._give_up_on(current, "it ended the Python process")
-                elif deadline is None or time.monotonic() < deadline - 0.05:
+                elif deadline is None:
+                    self._give_up_on(None, f"it did not start within {START_SECONDS:.0f} s")
+                elif time.monotonic() < deadline - 0.05:
                     self._give_up_on(current, f"it ran longer than {self.limits.statement_seconds:.0f} s")
                 else:
                     self._over_budget(current)
