@@ -404,10 +404,13 @@ def seccomp_available() -> bool:
 
 
 def _libseccomp():
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("seccomp") or "libseccomp.so.2", use_errno=True)
-    except OSError:
-        return None
+    """libseccomp, by its soname (``find_library`` would run ldconfig in a subprocess)."""
+    for name in ("libseccomp.so.2", ctypes.util.find_library("seccomp")):
+        try:
+            return ctypes.CDLL(name, use_errno=True) if name else None
+        except OSError:
+            continue
+    return None
 
 
 class _ArgCmp(ctypes.Structure):

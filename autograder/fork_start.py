@@ -3,11 +3,12 @@
 The grading process forks an *outer* process, which makes a new session, enters new namespaces
 (``containment.enter_namespaces``) and forks the box's first process: PID 1 of its own PID
 namespace. That process builds its file system view, gives up every privilege
-(``containment.enter_box``) and then either serves directly (the first child of a submission) or
-execs ``python -m autograder.sandbox_child`` (a restart). The outer process only waits, and ends
-with the box's exit status. When the grader kills the outer process's group, the box's first
-process dies with it (``PR_SET_PDEATHSIG``), and with it, by the kernel's hand, every process the
-submission made: nothing can outlive it by racing a sweep.
+(``containment.enter_box``) and forks the submission's process, which either serves directly (the
+first child of a submission) or execs ``python -m autograder.sandbox_child`` (a restart); PID 1
+stays behind as the namespace's init, reaping orphans. The outer process only waits, and ends
+with the submission's exit status. When the grader kills the outer process's group (or dies), the
+box's first process dies with it (``PR_SET_PDEATHSIG``), and with it, by the kernel's hand, every
+process the submission made: nothing can outlive it by racing a sweep.
 
 Why the first child is forked rather than exec'd: a fresh child spends seconds importing torch
 (and torch_geometric) that the grader has imported too. A child forked after the grader's imports
@@ -118,11 +119,12 @@ def _outer(box, workdir, root, env, keep_fds, limits, serve) -> None:
             break
         except InterruptedError:
             continue
-    if os.WIFSIGNALED(status):  # end as the box ended, so the grader can tell why
-        number = os.WTERMSIG(status)
+    code = os.waitstatus_to_exitcode(status)
+    number = -code if code < 0 else (code - 128 if box.namespaces and 128 < code < 128 + signal.NSIG else 0)
+    if number:  # end as the submission's process ended, so the grader can tell why
         signal.signal(number, signal.SIG_DFL)
         os.kill(os.getpid(), number)
-    os._exit(os.waitstatus_to_exitcode(status))
+    os._exit(code)
 
 
 def _box(box, workdir, root, env, keep_fds, limits, serve, alive_read) -> None:
@@ -137,12 +139,37 @@ def _box(box, workdir, root, env, keep_fds, limits, serve, alive_read) -> None:
     except BlockingIOError:
         pass
     os.close(alive_read)
+    if box.namespaces:
+        child = os.fork()
+        if child:
+            _init(child, keep_fds)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in any Python program
     if serve is not None:
         serve()
         os._exit(0)
     os.set_inheritable(keep_fds[0], True)
     os.set_inheritable(keep_fds[1], True)
     os.execve(sys.executable, [sys.executable, "-m", "autograder.sandbox_child", *map(str, keep_fds)], env)
+
+
+def _init(child: int, keep_fds: tuple[int, int]) -> None:
+    """PID 1 of the box: reaps every orphan (a chain of forks would otherwise fill the process
+    limit with zombies), and ends, taking the namespace with it, when the submission's process
+    does. A signal that ended it is told by an exit code of 128 + its number (PID 1 cannot be
+    signalled from inside)."""
+    for fd in keep_fds:
+        os.close(fd)  # the grader sees the pipes close when the submission's process dies
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(BOX_FAILED)
+        except InterruptedError:
+            continue
+        if pid == child:  # the submission's process
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(128 - code if code < 0 else code)
 
 
 def probe(box: containment.Box) -> bool:

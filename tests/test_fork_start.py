@@ -29,7 +29,8 @@ SCRIPT = textwrap.dedent('''
     def spy():
         return {"grader_modules": sorted(m for m in sys.modules if m.startswith("kit_suite") or m == "testkit"),
                 "hash": hash("grading is deterministic"), "cwd": os.getcwd(), "path0": sys.path[0],
-                "tmp": tempfile.gettempdir(), "pid": os.getpid()}
+                "tmp": tempfile.gettempdir(), "parent": os.getppid(),
+                "processes": sorted(int(p) for p in os.listdir("/proc") if p.isdigit())}
     """
 
 
@@ -86,8 +87,8 @@ def test_forked_and_execed_children_see_the_same_world(seeded):
     assert first["hash"] == again["hash"]  # same string hashing: the same answers, run after run
     for child in (first, again):
         assert child["cwd"] == child["path0"] == child["tmp"] == seeded["workdir"]
-        if seeded["namespaces"]:
-            assert child["pid"] == 1  # the first process of its own PID namespace: all die with it
+        if seeded["namespaces"]:  # its own PID namespace, whose init (PID 1) all die with
+            assert child["parent"] == 1 and child["processes"] == [1, child["processes"][-1]]
 
 
 def test_without_seeded_hashing_no_child_is_forked(tmp_path):

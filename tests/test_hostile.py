@@ -558,7 +558,7 @@ def xor_network(x):
             time.sleep(0.02)
         os._exit(0)
     time.sleep(1)
-    return int(x[0]) ^ int(x[1])
+    return -1  # never right: the stub's score stays 0
 '''
 
 
