@@ -523,10 +523,9 @@ def spectral_radius(W):
                 reached.append(f"mem {{pid}}")
         except OSError:
             pass
-        for number in (signal.SIGSTOP, signal.SIGKILL):
+        for number in (signal.SIGSTOP, signal.SIGKILL):  # a grader that stops or dies fails graded()
             try:
                 os.kill(pid, number)
-                reached.append(f"signal {{number}} to {{pid}}")
             except OSError:
                 pass
     raise ValueError("REPORT " + ",".join(reached) + " END")
@@ -897,10 +896,14 @@ import os, signal
 def spectral_radius(W):
     reached = []
     for pid in _graders():
-        for number in (signal.SIGSTOP, signal.SIGKILL):
+        try:
+            open(f"/proc/{{pid}}/mem", "rb").close()
+            reached.append(f"mem {{pid}}")
+        except OSError:
+            pass
+        for number in (signal.SIGSTOP, signal.SIGKILL):  # a grader that stops or dies fails the run
             try:
                 os.kill(pid, number)
-                reached.append(f"signal {{pid}}")
             except OSError:
                 pass
     for path in [{str(HIDDEN_TESTS)!r}, {str(KIT_ROOT / "autograder" / "results.py")!r}]:
@@ -931,7 +934,7 @@ def spectral_radius(W):
         check_gradescope_schema(results)
         assert results["score"] == 0
         reached = report_of(results, "spectral_radius")
-        assert not [r for r in reached if not r.startswith("read ")]  # no signal, no write: in any box
+        assert not [r for r in reached if not r.startswith("read ")]  # no memory, no write: in any box
         if "user namespace" in result.stderr:
             assert reached == ["read results.py"]  # the engine's code is in view, the hidden tests are not
         assert hashlib.sha256((KIT_ROOT / "autograder" / "results.py").read_bytes()).hexdigest() == before
