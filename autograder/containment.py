@@ -163,7 +163,7 @@ def file_system_view(kit_root: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
     import sysconfig
 
     kit_root = Path(os.path.realpath(kit_root))
-    candidates = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", sys.prefix, sys.base_prefix,
+    candidates = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/sys", sys.prefix, sys.base_prefix,
                   sys.exec_prefix, sys.base_exec_prefix, *sysconfig.get_paths().values(),
                   os.path.dirname(sys.executable), str(kit_root / "autograder")]
     for entry in sys.path:  # packages installed outside the prefixes (user site, PYTHONPATH)
