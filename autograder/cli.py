@@ -8,6 +8,8 @@ from pathlib import Path
 
 from autograder.errors import UserError
 
+KIT_ROOT = Path(__file__).resolve().parent.parent
+
 
 def cmd_build(args) -> int:
     """Regenerate assignments/ from solutions/ and write release/."""
@@ -52,16 +54,25 @@ def cmd_grade(args) -> int:
     suite = load_suite(args.slug)
     if args.sandbox_user:
         containment.check_sandbox_user(args.sandbox_user)
-    containment.become_subreaper()  # a submission's daemons end up as our children, and die with us
+    containment.harden_grader()  # not dumpable: its memory is not readable through /proc
+    box = containment.plan_box(KIT_ROOT, args.sandbox_user)
+    submission = Path(args.submission)
+    if submission.is_dir() or (submission.exists() and submission.suffix in (".zip", ".ipynb")):
+        # (else the one-line error that follows is all there is to say)
+        print(box.describe(), file=sys.stderr, flush=True)
+    if not box.namespaces:
+        containment.become_subreaper()  # a submission's daemons end up as our children, and die with us
     try:
-        document = grade_submission(suite, Path(args.submission), sandbox_user=args.sandbox_user)
+        document = grade_submission(suite, submission, sandbox_user=args.sandbox_user)
     except UserError:
         raise
     except Exception:  # a bug in the kit: the student still gets a valid results.json
         write_json_atomically(grader_failure_results(), Path(args.out))
         raise
     finally:
-        containment.kill_strays()
+        if not box.namespaces:  # with a PID namespace the kernel has already ended them all
+            containment.kill_uid(box.uid)
+            containment.kill_strays()
     write_json_atomically(document, Path(args.out))
     print(table(document))
     print(f"wrote {Path(args.out).resolve()}")

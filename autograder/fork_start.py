@@ -1,37 +1,45 @@
-"""Starting the sandbox child by ``fork`` from the grading process, with torch already imported.
+"""Starting the sandbox child: two forks, the second one inside new namespaces.
 
-Why: a fresh child spends seconds importing torch (and torch_geometric) that the grader has
-imported too. A child forked after the grader's imports shares them, so a submission costs one
-import instead of two: on a one-CPU container that halves the wait, and ``grade-batch`` gets
-through more submissions on the same cores.
+The grading process forks an *outer* process, which makes a new session, enters new namespaces
+(``containment.enter_namespaces``) and forks the box's first process: PID 1 of its own PID
+namespace. That process builds its file system view, gives up every privilege
+(``containment.enter_box``) and forks the submission's process, which either serves directly (the
+first child of a submission) or execs ``python -m autograder.sandbox_child`` (a restart); PID 1
+stays behind as the namespace's init, reaping orphans. The outer process only waits, and ends
+with the submission's exit status. When the grader kills the outer process's group (or dies), the
+box's first process dies with it (``PR_SET_PDEATHSIG``), and with it, by the kernel's hand, every
+process the submission made: nothing can outlive it by racing a sweep.
 
-When it is safe, and ``autograder.sandbox`` only forks then:
+Why the first child is forked rather than exec'd: a fresh child spends seconds importing torch
+(and torch_geometric) that the grader has imported too. A child forked after the grader's imports
+shares them, so a submission costs one import instead of two. It is safe because:
 
-* only the first child of a submission is forked, before the grader loads its tests or reads
-  held-out data, so the child's copy of the grader's memory holds nothing to find (the kit's
-  code, the student's own extraction, paths); a restarted child is exec'd fresh as before;
+* only the first child of a submission is served from the fork, before the grader loads its
+  tests or reads held-out data, so the child's copy of the grader's memory holds nothing to find
+  (the kit's code, the student's own extraction, paths); a restarted child execs fresh;
 * the grader has run no torch operation yet, so no thread pool is copied half-alive;
 * string hashing is seeded (``PYTHONHASHSEED=0``, which ``python -m autograder`` sets), so the
   child hashes as an exec'd child does and grading stays deterministic.
-
-The child is boxed exactly as an exec'd one (``containment``), gets the same environment and
-working folder, and runs the same ``sandbox_child.main``.
 """
 from __future__ import annotations
 
 import importlib
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
-from autograder import sandbox_child
+from autograder import containment
+
+BOX_FAILED = 71  # the box could not be built: the outer process's exit code
 
 
 def can_fork() -> bool:
-    """Forking keeps grading deterministic only when string hashing is seeded the same way."""
+    """Serving from the fork keeps grading deterministic only when string hashing is seeded."""
     return sys.flags.hash_randomization == 0 and hasattr(os, "fork")
 
 
@@ -43,17 +51,18 @@ def preload(modules: tuple[str, ...]) -> None:
 
 
 class ForkedProcess:
-    """The part of ``subprocess.Popen`` that the sandbox uses, for a child made by ``os.fork``."""
+    """The part of ``subprocess.Popen`` that the sandbox uses, for the outer process."""
 
-    def __init__(self, pid: int):
+    def __init__(self, pid: int, execed: bool):
         self.pid = pid
+        self.execed = execed  # whether the box execs a fresh interpreter (a restart)
         self.returncode: int | None = None
 
     def poll(self) -> int | None:
         if self.returncode is None:
             try:
                 pid, status = os.waitpid(self.pid, os.WNOHANG)
-            except ChildProcessError:  # already reaped (by kill_strays, say)
+            except ChildProcessError:  # already reaped
                 self.returncode = -9
                 return self.returncode
             if pid:
@@ -69,37 +78,129 @@ class ForkedProcess:
         return self.returncode
 
 
-def fork_child(workdir: Path, env: dict[str, str], keep_fds: tuple[int, int],
-               box: Callable[[], None]) -> ForkedProcess:
-    """Fork; in the child, become what ``python -m autograder.sandbox_child`` would be, apply
-    ``box`` (limits, isolation, user) and serve. Returns the child in the parent."""
+def start_box(box: containment.Box, workdir: Path, root: Path, env: dict[str, str], keep_fds: tuple[int, int],
+              limits: tuple[int, int, int, int], serve: Callable[[], None] | None) -> ForkedProcess:
+    """Start the box; ``serve`` runs in it (a fork of the grader), or, when None, the box execs
+    ``python -m autograder.sandbox_child``. Returns the outer process, in the grader."""
     sys.stdout.flush()
     sys.stderr.flush()
+    grader = os.getpid()
     pid = os.fork()
     if pid:
-        return ForkedProcess(pid)
+        return ForkedProcess(pid, execed=serve is None)
     try:
-        _become_a_fresh_child(workdir, env, keep_fds)
-        box()
-        sandbox_child.main(*keep_fds)
+        containment._libc().prctl(containment.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # a killed grader
+        if os.getppid() != grader:  # takes the box with it, even when it dies before we got here
+            os._exit(BOX_FAILED)
+        _outer(box, workdir, root, env, keep_fds, limits, serve)
     finally:
-        os._exit(70)  # never return into the grader's code
+        os._exit(BOX_FAILED)  # never return into the grader's code
 
 
-def _become_a_fresh_child(workdir: Path, env: dict[str, str], keep_fds: tuple[int, int]) -> None:
-    """What an exec'd child gets from its command line and environment, set by hand."""
-    import tempfile
+def _outer(box, workdir, root, env, keep_fds, limits, serve) -> None:
+    os.setsid()  # a new session and process group, killed as a whole
+    _quiet_standard_streams()
+    _close_all_but({0, 1, 2, *keep_fds})
+    if box.namespaces:
+        containment.enter_namespaces(box)
+    alive_read, alive_write = os.pipe()  # the box sees EOF here once this process is gone
+    pid = os.fork()
+    if pid == 0:
+        os.close(alive_write)
+        try:
+            _box(box, workdir, root, env, keep_fds, limits, serve, alive_read)
+        finally:
+            os._exit(BOX_FAILED)
+    for fd in (*keep_fds, alive_read):
+        os.close(fd)  # the grader sees the pipes close when the box dies, not when we do
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    code = os.waitstatus_to_exitcode(status)
+    number = -code if code < 0 else (code - 128 if box.namespaces and 128 < code < 128 + signal.NSIG else 0)
+    if number:  # end as the submission's process ended, so the grader can tell why
+        signal.signal(number, signal.SIG_DFL)
+        os.kill(os.getpid(), number)
+    os._exit(code)
 
-    os.setsid()  # its own session and process group, killed as a whole
+
+def _box(box, workdir, root, env, keep_fds, limits, serve, alive_read) -> None:
+    _become_a_fresh_child(workdir, env)
+    containment.enter_box(box, workdir, root, limits)
+    # Set after the uid change (which clears it); then make sure the outer process is still there.
+    containment._libc().prctl(containment.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    os.set_blocking(alive_read, False)
+    try:
+        if os.read(alive_read, 1) == b"":
+            os._exit(BOX_FAILED)
+    except BlockingIOError:
+        pass
+    os.close(alive_read)
+    if box.namespaces:
+        child = os.fork()
+        if child:
+            _init(child, keep_fds)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in any Python program
+    if serve is not None:
+        serve()
+        os._exit(0)
+    os.set_inheritable(keep_fds[0], True)
+    os.set_inheritable(keep_fds[1], True)
+    os.execve(sys.executable, [sys.executable, "-m", "autograder.sandbox_child", *map(str, keep_fds)], env)
+
+
+def _init(child: int, keep_fds: tuple[int, int]) -> None:
+    """PID 1 of the box: reaps every orphan (a chain of forks would otherwise fill the process
+    limit with zombies), and ends, taking the namespace with it, when the submission's process
+    does. A signal that ended it is told by an exit code of 128 + its number (PID 1 cannot be
+    signalled from inside)."""
+    for fd in keep_fds:
+        os.close(fd)  # the grader sees the pipes close when the submission's process dies
+    containment._libc().prctl(containment.PR_SET_DUMPABLE, 0, 0, 0, 0)  # its memory, a copy of the
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # grader's, is not the submission's to read or write
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(BOX_FAILED)
+        except InterruptedError:
+            continue
+        if pid == child:  # the submission's process
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(128 - code if code < 0 else code)
+
+
+def probe(box: containment.Box) -> bool:
+    """Whether ``box`` can be built here: a box that exits at once, in a throwaway folder."""
+    with tempfile.TemporaryDirectory(prefix="kit-probe-") as scratch:
+        workdir, root = Path(scratch) / "submission", Path(scratch) / "root"
+        workdir.mkdir()
+        root.mkdir()
+        containment.hand_over(workdir, box)
+        read, write = os.pipe()
+        process = start_box(box, workdir, root, {"PATH": "/usr/bin:/bin"}, (read, write), (4096, 10, 1, 64),
+                            serve=lambda: None)
+        os.close(read)
+        os.close(write)
+        return process.wait(timeout=30) == 0
+
+
+def _quiet_standard_streams() -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
-    _close_all_but({0, 1, 2, *keep_fds})
+    os.close(devnull)
+
+
+def _become_a_fresh_child(workdir: Path, env: dict[str, str]) -> None:
+    """What an exec'd child gets from its command line and environment, set by hand."""
     grader_folder = os.getcwd()
-    os.chdir(workdir)
     os.environ.clear()
     os.environ.update(env)
-    tempfile.tempdir = None  # re-read TMPDIR: the scratch folder, the only writable place
+    tempfile.tempdir = None  # re-read TMPDIR: the scratch folder
     sys.dont_write_bytecode = True
     sys.path[:] = [str(workdir)] + [p for p in sys.path if p not in ("", ".", grader_folder)]
 

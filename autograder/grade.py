@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
+<<<<<<< HEAD
 from autograder.course import sample_notice
+=======
+from autograder import containment
+>>>>>>> sandbox
 from autograder.errors import SubmissionUnreadable
 from coursekit.notebook import extract_definitions
 from autograder.results import GradedTest, results_json, unreadable_results
@@ -21,7 +26,9 @@ def grade_submission(suite: Suite, path: Path, sandbox_user: str | None = None) 
     """Grade one submission and return its results.json document. Never raises for bad input
     from the student: an unreadable submission scores 0 with the reason."""
     started = time.monotonic()
+    containment.harden_grader()
     with tempfile.TemporaryDirectory(prefix="kit-grade-") as scratch:
+        os.chmod(scratch, 0o711)  # the sandbox uid may pass through to its folder, and list nothing
         workdir = Path(scratch) / "submission"
         try:
             submission = open_submission(path, suite, workdir)
@@ -29,11 +36,14 @@ def grade_submission(suite: Suite, path: Path, sandbox_user: str | None = None) 
             return unreadable_results(str(problem), time.monotonic() - started, max_score(suite))
         install_helpers(suite, workdir)
         extraction = extract_definitions(submission.notebook, set(suite.graded_names))
+<<<<<<< HEAD
         wrong = wrong_assignment(submission.notebook, extraction, suite)
         if wrong:
             return unreadable_results(wrong, time.monotonic() - started, max_score(suite))
         if sandbox_user:
             _hand_over(workdir, Path(scratch), sandbox_user)
+=======
+>>>>>>> sandbox
         sandbox = SandboxedSubmission(extraction, workdir, suite.limits, user=sandbox_user,
                                       preload=("torch", *suite.preload))
         sandbox.start()  # before the tests and held-out data are loaded: the child may be a fork of us
@@ -41,6 +51,7 @@ def grade_submission(suite: Suite, path: Path, sandbox_user: str | None = None) 
             graded = [GradedTest(run_test(fn, sandbox), hidden) for fn, hidden in suite.tests()]
         finally:
             sandbox.close()
+<<<<<<< HEAD
     notice = " ".join(filter(None, [load_notice(extraction), sample_notice(suite)]))
     return results_json(graded, time.monotonic() - started, sandbox.leaderboard, notice=notice)
 
@@ -60,6 +71,34 @@ def wrong_assignment(notebook: dict, extraction, suite: Suite) -> str:
         return ""
     return (f"this is the {slug} notebook, but this is the {suite.slug} assignment, which expects {suite.slug}.ipynb: "
             f"upload your {suite.slug} notebook here (and the {slug} one to its own assignment)")
+=======
+    document = results_json(graded, time.monotonic() - started, sandbox.leaderboard, notice=load_notice(extraction))
+    return scrub_secrets(document, suite)
+
+
+WITHHELD = ("withheld: the message quoted the hidden tests' source (reading the grader's files is not "
+            "part of the assignment)")
+
+
+def scrub_secrets(document: dict, suite: Suite) -> dict:
+    """Replace any test output that quotes a line of the hidden tests (a second line of defence:
+    the sandbox keeps those files out of the child's view where namespaces are permitted)."""
+    secrets = secret_lines(suite)
+    for test in document["tests"]:
+        flat = re.sub(r"\s+", " ", test["output"])
+        if any(line in flat for line in secrets):
+            test["output"] = WITHHELD
+    return document
+
+
+def secret_lines(suite: Suite) -> list[str]:
+    """Lines of code of the hidden tests long enough not to occur in feedback by chance."""
+    path = suite.folder / "hidden_tests.py"
+    if not path.exists():
+        return []
+    lines = {re.sub(r"\s+", " ", line.strip()) for line in path.read_text().splitlines()}
+    return [line for line in lines if len(line) >= 24 and not line.startswith(("#", '"', "'", "f\"", "f'"))]
+>>>>>>> sandbox
 
 
 def install_helpers(suite: Suite, workdir: Path) -> None:
@@ -80,14 +119,3 @@ def load_notice(extraction) -> str:
 
 def max_score(suite: Suite) -> float:
     return sum(fn.kit_test.points for fn, _ in suite.tests())
-
-
-def _hand_over(workdir: Path, scratch: Path, user: str) -> None:
-    """Let the unprivileged sandbox user read and write its scratch copy, and nothing of ours."""
-    import pwd
-
-    record = pwd.getpwnam(user)
-    for folder, _, files in os.walk(scratch):
-        os.chown(folder, record.pw_uid, record.pw_gid)
-        for name in files:
-            os.chown(os.path.join(folder, name), record.pw_uid, record.pw_gid)

@@ -1,24 +1,26 @@
 """The sandboxed run: a submission's code lives in a child process under hard limits.
 
-The grading process never imports student code. It starts ``autograder.sandbox_child`` with
-limits on address space, CPU time, file size and process count, in a new session (so the whole
-process group can be killed), in a scratch copy of the submission, optionally as an unprivileged
-user (Gradescope), and talks to it only through ``autograder.channel``.
+The grading process never imports student code. It starts ``autograder.sandbox_child`` in a box
+(``autograder.containment``: its own namespaces and file system view, an unprivileged uid, no
+capabilities, a seccomp filter, resource limits), in a scratch copy of the submission, and talks
+to it only through ``autograder.channel``.
 
 The first child is forked from the grading process once torch is imported, so that the import is
 paid once (``autograder.fork_start`` says when that is safe); a restarted child is exec'd fresh.
 
-When a statement hangs or kills the child while loading, that statement is left out and the child
-is started again, so a broken cell costs only what it defines. When a probe hangs or kills the
-child, that test fails with a one-line reason and the next test gets a fresh child.
+When a statement hangs or kills the child while loading, that statement is left out for good and
+the child is started again, so a broken cell costs only what it defines; when loading runs past
+its budget, the slowest statements are left out too. When a probe hangs or kills the child, that
+test fails with a one-line reason and the next test gets a fresh child; a graded name whose code
+kills the process ``max_restarts`` times loses its remaining tests, and only those.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 import zlib
@@ -26,11 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from autograder import channel, containment, fork_start
+from autograder import channel, containment, fork_start, sandbox_child
 from coursekit.notebook import Extraction
 from coursekit.testing import SandboxError, StudentCodeError
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
+START_SECONDS = 60.0  # for a fresh child to import its libraries and report its first statement
 
 
 @dataclass(frozen=True)
@@ -45,12 +48,12 @@ class Limits:
     cpu_seconds: int = 600
     file_size_mb: int = 256
     max_processes: int = 64
-    max_restarts: int = 8
+    max_restarts: int = 3  # per graded name: its code killed the process this often, its other tests are skipped
 
 
 @dataclass
 class _Child:
-    process: subprocess.Popen | fork_start.ForkedProcess
+    process: fork_start.ForkedProcess
     request_fd: int
     reply_fd: int
 
@@ -62,31 +65,44 @@ class SandboxedSubmission:
     extraction: Extraction
     workdir: Path
     limits: Limits = field(default_factory=Limits)
-    user: str | None = None  # run the child as this user (Gradescope's "student")
+    user: str | None = None  # run the child as this user (Gradescope's "student"); default: a uid of our own
     preload: tuple[str, ...] = ("torch",)  # imported by the grader first, shared with a forked child
-    isolation: bool = True  # read-only file system and no network, where the OS permits it
     excluded: set[int] = field(default_factory=set)
     load_errors: dict[int, str] = field(default_factory=dict)
     defined_names: set[str] = field(default_factory=set)
     leaderboard: dict[str, float] = field(default_factory=dict)
     current_graded_name: str = ""  # set by coursekit.testing.run_test: whose test is running
     timed_out: dict[str, float] = field(default_factory=dict)  # graded name -> seconds it hung for
+    crashes: dict[str, int] = field(default_factory=dict)  # graded name -> times its code ended the process
 
     def __post_init__(self) -> None:
         self._child: _Child | None = None
+        self._not_started = ""
         self._loading = False
-        self._restarts = 0
         self._may_fork = fork_start.can_fork()  # the first child only: see autograder.fork_start
         self._deadline = time.monotonic() + self.limits.total_seconds
+        self._load_spent = 0.0  # seconds this start of the child has spent running statements
+        self._durations: dict[int, float] = {}  # statement -> seconds it took to run, when known
+        self.box = containment.plan_box(KIT_ROOT, self.user)
+        self._root = self.workdir.parent / f".box-root-{self.workdir.name}"
+        self._root.mkdir(exist_ok=True)
+        containment.hand_over(self.workdir, self.box)
 
     # -- what tests call -----------------------------------------------------------------------
 
     def defined(self, name: str) -> bool:
-        self._ensure_child()
+        try:
+            self._ensure_child()
+        except SandboxError as problem:  # did not start, or out of time: this test cannot run
+            self._not_started = str(problem)
+            return False
+        self._not_started = ""
         return name in self.defined_names
 
     def why_undefined(self, name: str) -> str:
         """A short reason for a missing name: the broken cell or failed statement, if any."""
+        if self._not_started:
+            return f" (not checked: {self._not_started})"
         return self.extraction.why_undefined(name, self.load_errors)
 
     def explain_error(self, message: str) -> str:
@@ -95,9 +111,11 @@ class SandboxedSubmission:
 
     def run(self, probe: Callable, *args: Any, timeout: float | None = None) -> Any:
         """Run ``probe(namespace, *args)`` in the sandbox and return its plain-data result."""
-        if self.current_graded_name in self.timed_out:
-            raise SandboxError(f"not run: an earlier test of {self.current_graded_name} timed out after "
-                               f"{self.timed_out[self.current_graded_name]:.0f} s")
+        name = self.current_graded_name
+        if name in self.timed_out:
+            raise SandboxError(f"not run: an earlier test of {name} timed out after {self.timed_out[name]:.0f} s")
+        if self.crashes.get(name, 0) >= self.limits.max_restarts:
+            raise SandboxError(f"not run: {name} ended the Python process in {self.crashes[name]} earlier tests")
         source = textwrap.dedent(inspect.getsource(probe))
         request = {"op": "run", "name": probe.__name__, "source": source, "args": list(args),
                    "seed": zlib.crc32(probe.__name__.encode()) & 0x7FFFFFFF}
@@ -112,6 +130,7 @@ class SandboxedSubmission:
             raise SandboxError(f"{probe_label(probe)} timed out after {limit:.0f} s "
                                "(look for an infinite loop or a very slow step)") from None
         except channel.ChannelClosed:
+            self.crashes[name] = self.crashes.get(name, 0) + 1
             raise SandboxError(self._death_message(probe)) from None
         if not reply.get("ok"):
             if reply.get("memory"):
@@ -149,9 +168,7 @@ class SandboxedSubmission:
                 self._await_load()
             if self._child is not None and self._child.process.poll() is None:
                 return self._child
-            if self._restarts > self.limits.max_restarts:
-                raise SandboxError("not run: the submission's process kept crashing")
-            self._restarts += 1
+            self._time_left()  # every start leaves out a statement or follows a crash: bounded by time
             self._start()
 
     def _start(self) -> None:
@@ -159,28 +176,58 @@ class SandboxedSubmission:
         self._kill()
         self._child = self._spawn()
         self._loading = True
+        self._load_spent = 0.0
         # A left-out statement still unbinds its names: Python would never have got past it.
         statements = [(i, s.cell, s.first_line, s.source, list(s.names), i in self.excluded)
                       for i, s in enumerate(self.extraction.statements)]
-        channel.send(self._child.request_fd, {"op": "load", "statements": statements})
+        try:
+            channel.send(self._child.request_fd, {"op": "load", "statements": statements})
+        except channel.ChannelClosed:
+            pass  # the child died at once: reading its report says so
 
     def _await_load(self) -> None:
-        """Read the load report; a statement that hangs or kills the child is left out next time."""
-        current = None
-        deadline = time.monotonic() + min(self.limits.load_seconds, self._time_left())
+        """Read the load report; a statement that hangs or kills the child is left out for good.
+
+        Each start has ``load_seconds`` to run the statements, counted from the first one (not the
+        child's own imports); when it runs out, ``_over_budget`` decides what is left out."""
+        current, since, deadline = None, time.monotonic(), None
         while True:
-            wait = min(self.limits.statement_seconds, deadline - time.monotonic())
+            now = time.monotonic()
+            # Before its first statement the child imports torch: on a loaded machine that alone can take
+            # longer than a statement may.
+            wait = START_SECONDS if deadline is None else min(self.limits.statement_seconds, deadline - now)
             try:
-                message = channel.receive(self._child.reply_fd, timeout=max(0.0, wait))
+                message = channel.receive(self._child.reply_fd, timeout=max(0.0, min(wait, self._time_left())))
             except (channel.ChannelTimeout, channel.ChannelClosed) as failure:
                 self._loading = False
-                self._give_up_on(current, f"it ran longer than {self.limits.statement_seconds:.0f} s"
-                                 if isinstance(failure, channel.ChannelTimeout) else "it ended the Python process")
+                if current is not None:
+                    self._durations[current] = time.monotonic() - since
+                    self._load_spent += time.monotonic() - since
+                if self._deadline - time.monotonic() <= 0.05:  # out of time for the whole submission
+                    self._kill()
+                    self._time_left()
+                if isinstance(failure, channel.ChannelClosed):
+                    self._give_up_on(current, "it ended the Python process")
+                elif deadline is None:
+                    self._give_up_on(None, f"it did not start within {START_SECONDS:.0f} s")
+                elif time.monotonic() < deadline - 0.05:
+                    self._give_up_on(current, f"it ran longer than {self.limits.statement_seconds:.0f} s")
+                else:
+                    self._over_budget(current)
                 return
             if message.get("op") == "progress":
-                current = message.get("index")
+                now = time.monotonic()
+                if current is not None:
+                    self._durations[current] = now - since
+                    self._load_spent += now - since
+                else:
+                    deadline = now + max(0.0, self.limits.load_seconds - self._load_spent)
+                current, since = message.get("index"), now
                 continue
             self._loading = False
+            if current is not None:
+                self._durations[current] = time.monotonic() - since
+                self._load_spent += time.monotonic() - since
             self.load_errors.update({int(i): str(m) for i, m in message.get("errors", [])})
             self.defined_names = {str(n) for n in message.get("defined", [])}
             return
@@ -192,17 +239,36 @@ class SandboxedSubmission:
         self.excluded.add(index)
         self.load_errors[index] = f"left out because {why}"
 
+    def _over_budget(self, running: int | None) -> None:
+        """Loading ran past its budget: leave out the statement running and the slowest ones
+        until what is left took at most half the budget, so the next start can finish."""
+        why = f"loading the notebook ran past its budget of {self.limits.load_seconds:.0f} s"
+        if running is None:
+            self._give_up_on(None, why)
+        self._give_up_on(running, why)
+        kept = {i: s for i, s in self._durations.items() if i not in self.excluded}
+        for index in sorted(kept, key=kept.get, reverse=True):
+            if sum(kept.values()) <= self.limits.load_seconds / 2:
+                break
+            self.excluded.add(index)
+            self.load_errors[index] = f"left out because it took {kept.pop(index):.0f} s and {why}"
+
     def _spawn(self) -> _Child:
         request_read, request_write = os.pipe()
         reply_read, reply_write = os.pipe()
+        serve = None  # a restart execs a fresh interpreter
         if self._may_fork:
             self._may_fork = False
             fork_start.preload(self.preload)
-            process = fork_start.fork_child(self.workdir, self._child_env(), (request_read, reply_write), self._box_forked)
-        else:
-            process = self._exec_child(request_read, reply_write)
+            serve = functools.partial(sandbox_child.main, request_read, reply_write)
+        limits = self.limits
+        process = fork_start.start_box(
+            self.box, self.workdir, self._root, self._child_env(), (request_read, reply_write),
+            (limits.memory_mb, limits.cpu_seconds, limits.file_size_mb, limits.max_processes), serve)
         os.close(request_read)
         os.close(reply_write)
+        for fd in (request_write, reply_read):
+            os.set_inheritable(fd, False)
         return _Child(process, request_write, reply_read)
 
     def _child_env(self) -> dict[str, str]:
@@ -216,39 +282,10 @@ class SandboxedSubmission:
             "PYTHONHASHSEED": "0",
             "MPLBACKEND": "Agg",
             "PYTHONDONTWRITEBYTECODE": "1",
-            "TMPDIR": str(self.workdir),  # the only writable place when isolated
+            "TMPDIR": str(self.workdir),  # the scratch folder, as in a notebook's working folder
+            "USER": "student",
+            "LOGNAME": "student",
         }
-
-    def _exec_child(self, request_read: int, reply_write: int) -> subprocess.Popen:
-        env = self._child_env()
-        command = [sys.executable, "-m", "autograder.sandbox_child", str(request_read), str(reply_write)]
-        options = dict(cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, pass_fds=(request_read, reply_write), start_new_session=True,
-                       preexec_fn=self._limit_child)
-        try:
-            process = subprocess.Popen(command, **options)
-        except subprocess.SubprocessError:  # namespaces not permitted here: limits and user only
-            self.isolation = False
-            process = subprocess.Popen(command, **options)
-        return process
-
-    def _box_forked(self) -> None:
-        """The same box for a forked child; where namespaces are not permitted, it goes without,
-        as an exec'd child does after its first try."""
-        try:
-            self._limit_child()
-        except OSError:
-            self.isolation = False
-            self._limit_child()
-
-    def _limit_child(self) -> None:
-        """Runs in the child between fork and exec: see ``autograder.containment``."""
-        limits = self.limits
-        containment.apply_limits(limits.memory_mb, limits.cpu_seconds, limits.file_size_mb, limits.max_processes)
-        if self.isolation:
-            containment.isolate(self.workdir)
-        if self.user:
-            containment.drop_privileges(self.user)
 
     def _kill(self) -> None:
         child, self._child = self._child, None
@@ -260,7 +297,7 @@ class SandboxedSubmission:
             except OSError:
                 pass
         try:
-            os.killpg(child.process.pid, signal.SIGKILL)
+            os.killpg(child.process.pid, signal.SIGKILL)  # the outer process; the box dies with it
         except (ProcessLookupError, PermissionError):
             pass
         child.process.wait()

@@ -1,7 +1,7 @@
 """The sandboxed side: runs a submission's definitions, then the probes the grader sends.
 
-Started by ``autograder.sandbox`` as ``python -m autograder.sandbox_child REQUEST_FD REPLY_FD``
-with resource limits already applied. It computes and reports plain data; it never judges.
+Started by ``autograder.sandbox`` in its box (``autograder.fork_start``): served directly in a
+fork of the grader, or as ``python -m autograder.sandbox_child REQUEST_FD REPLY_FD``. It computes and reports plain data; it never judges.
 Everything here may be tampered with by the student code it runs, which is why the grading
 process trusts nothing it sends beyond being data.
 """
@@ -11,6 +11,7 @@ import builtins
 import math
 import os
 import sys
+from types import CodeType
 
 
 def main(request_fd: int, reply_fd: int) -> None:
@@ -47,13 +48,22 @@ def load(statements: list, namespace: dict, reply_fd: int) -> list:
             for name in names:
                 namespace.pop(name, None)
             continue
-        channel.send(reply_fd, {"op": "progress", "index": index})
-        padded = "\n" * (first_line - 1) + source  # so tracebacks show the cell's own line numbers
+        channel.send_progress(reply_fd, index)
         try:
-            exec(compile(padded, f"<cell {cell}>", "exec"), namespace)
+            code = at_line(compile(source, f"<cell {cell}>", "exec"), first_line - 1)
+            exec(code, namespace)
         except BaseException as error:  # noqa: BLE001 - SystemExit and KeyboardInterrupt too
             errors.append([index, student_error_message(error)])
     return errors
+
+
+def at_line(code: CodeType, offset: int) -> CodeType:
+    """``code`` with its line numbers moved down by ``offset``, so tracebacks show the cell's own
+    line numbers (padding the source with newlines instead costs time quadratic in the cell)."""
+    if offset == 0:
+        return code
+    consts = tuple(at_line(c, offset) if isinstance(c, CodeType) else c for c in code.co_consts)
+    return code.replace(co_firstlineno=code.co_firstlineno + offset, co_consts=consts)
 
 
 def run_probe(request: dict, namespace: dict, to_data, student_error_message) -> dict:

@@ -1,9 +1,11 @@
 """The submission stage: a notebook, a folder or a zip in; a notebook and its files out.
 
 Whatever a student hands in is opened defensively: a zip is unpacked by hand (no ``../`` paths,
-no absolute paths, no symlinks, no nested archives, a cap on the unpacked size), the notebook
-must be UTF-8 JSON in nbformat 4, and problems become a one-line reason that the student sees
-in results.json rather than a crash.
+no absolute paths, no symlinks, no nested archives, a cap on the unpacked size), symlinks are
+never followed (in a folder, in a zip or beside a bare notebook), the notebook must be UTF-8 JSON
+in nbformat 4, and problems (JSON nested too deep, a file and a folder of the same name, names
+too long for the file system) become a one-line reason that the student sees in results.json
+rather than a crash.
 """
 from __future__ import annotations
 
@@ -39,20 +41,24 @@ def open_submission(path: Path, suite: Suite, scratch: Path) -> Submission:
         raise UserError(f"{path} does not exist: give a .ipynb, a folder or a .zip from collect_submission.py")
     scratch.mkdir(parents=True, exist_ok=True)
     path = uploaded_zip(path)
-    if path.is_dir():
-        _copy_folder(path, scratch)
-    elif path.suffix == ".zip":
-        unpack_zip(path, scratch)
-    elif path.suffix == ".ipynb":
-        shutil.copy2(path, scratch / path.name)
-        for pattern in suite.extra_files:  # a bare notebook's artifacts are looked up beside it
-            for extra in path.parent.glob(pattern):
-                if extra.is_file():
-                    target = scratch / extra.relative_to(path.parent)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(extra, target)
-    else:
+    if not (path.is_dir() or path.suffix in (".zip", ".ipynb")):
         raise UserError(f"{path} is neither a .ipynb, a folder nor a .zip: hand in what collect_submission.py made")
+    try:
+        if path.is_dir():
+            _copy_folder(path, scratch)
+        elif path.suffix == ".zip":
+            unpack_zip(path, scratch)
+        else:
+            shutil.copy2(path, scratch / path.name)
+            for pattern in suite.extra_files:  # a bare notebook's artifacts are looked up beside it
+                for extra in path.parent.glob(pattern):
+                    if extra.is_file() and not _through_a_symlink(extra, path.parent):
+                        target = scratch / extra.relative_to(path.parent)
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copy2(extra, target)
+    except (OSError, shutil.Error) as error:  # a name too long, a file where a folder should be
+        raise SubmissionUnreadable(f"{path.name} could not be unpacked ({_short(error)}): make it again with "
+                                   "collect_submission.py") from None
     notebook_path = find_notebook(scratch, suite.slug)
     return Submission(read_notebook(notebook_path), notebook_path, scratch)
 
@@ -65,6 +71,16 @@ def uploaded_zip(path: Path) -> Path:
         if len(zips) == 1:
             return zips[0]
     return path
+
+
+def _through_a_symlink(path: Path, base: Path) -> bool:
+    """Whether ``path`` or a folder between it and ``base`` is a symlink (it could point anywhere)."""
+    return any(p.is_symlink() for p in [path, *path.parents] if p != base and base in p.parents)
+
+
+def _short(error: Exception) -> str:
+    text = f"{type(error).__name__}: {getattr(error, 'strerror', None) or error}"
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def find_notebook(folder: Path, slug: str) -> Path:
@@ -98,6 +114,10 @@ def read_notebook(path: Path) -> dict:
     except json.JSONDecodeError as error:
         raise SubmissionUnreadable(f"{path.name} is not valid notebook JSON (line {error.lineno}: {error.msg}); "
                                    "it may have been saved half-way: open it in Jupyter, save, submit again") from None
+    except (RecursionError, ValueError, MemoryError) as error:  # nested too deep, a number too long
+        raise SubmissionUnreadable(f"{path.name} is not a notebook Jupyter writes ({type(error).__name__}: "
+                                   "nested too deeply or a number too long): open it in Jupyter, save it and "
+                                   "submit again") from None
     if not isinstance(raw, dict) or raw.get("nbformat") != 4:
         found = raw.get("nbformat") if isinstance(raw, dict) else type(raw).__name__
         raise SubmissionUnreadable(f"{path.name} is not an nbformat 4 notebook (found nbformat {found}): "

@@ -1,5 +1,6 @@
 """The sandbox child forked from the grader (autograder.fork_start): only the first one, before the
-grader loads its tests, seen by the submission exactly as an exec'd child; restarts are exec'd."""
+grader loads its tests, seen by the submission exactly as an exec'd child; restarts are exec'd.
+Both are boxed alike (autograder.containment)."""
 from __future__ import annotations
 
 import json
@@ -28,7 +29,8 @@ SCRIPT = textwrap.dedent('''
     def spy():
         return {"grader_modules": sorted(m for m in sys.modules if m.startswith("kit_suite")),
                 "hash": hash("grading is deterministic"), "cwd": os.getcwd(), "path0": sys.path[0],
-                "tmp": tempfile.gettempdir(), "pid_group": os.getpgid(0) == os.getpid()}
+                "tmp": tempfile.gettempdir(), "parent": os.getppid(),
+                "processes": sorted(int(p) for p in os.listdir("/proc") if p.isdigit())}
     """
 
 
@@ -42,11 +44,11 @@ SCRIPT = textwrap.dedent('''
     sandbox = SandboxedSubmission(extract_definitions(notebook, {"spy"}), workdir)
     sandbox.start()
     load_suite("foundations").tests()  # the grader loads its tests after starting the child, as grade does
-    first = dict(sandbox.run(call_spy), forked=isinstance(sandbox._child.process, fork_start.ForkedProcess))
+    first = dict(sandbox.run(call_spy), forked=not sandbox._child.process.execed)
     sandbox._kill()  # as after a probe that timed out: the next probe gets a new child
-    again = dict(sandbox.run(call_spy), forked=isinstance(sandbox._child.process, fork_start.ForkedProcess))
+    again = dict(sandbox.run(call_spy), forked=not sandbox._child.process.execed)
     sandbox.close()
-    print(json.dumps({"first": first, "restarted": again}))
+    print(json.dumps({"first": first, "restarted": again, "namespaces": sandbox.box.namespaces}))
 ''')
 
 
@@ -85,7 +87,8 @@ def test_forked_and_execed_children_see_the_same_world(seeded):
     assert first["hash"] == again["hash"]  # same string hashing: the same answers, run after run
     for child in (first, again):
         assert child["cwd"] == child["path0"] == child["tmp"] == seeded["workdir"]
-        assert child["pid_group"]  # its own process group, killed as a whole
+        if seeded["namespaces"]:  # its own PID namespace, whose init (PID 1) all die with
+            assert child["parent"] == 1 and child["processes"] == [1, child["processes"][-1]]
 
 
 def test_without_seeded_hashing_no_child_is_forked(tmp_path):

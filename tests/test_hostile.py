@@ -3,6 +3,11 @@
 Each case is a real submission graded through the real `grade` command. A case built on the stub
 (0 points) must still score 0; a case built on the master must lose exactly the names it breaks.
 Every case must end with a valid results.json within the grading limit.
+
+An attack that could succeed without being seen in the score reports what it reached through its
+error message (``REPORT ... END``), so each case fails when the protection it tests is removed.
+Cases that only a box with namespaces can contain check which box this machine gives
+(``grade`` prints it, ``containment.plan_box`` decides it).
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zipfile
@@ -276,38 +282,82 @@ h1_next = _peek()
 
 
 def isolation_available() -> bool:
-    """Whether this machine lets the grader make the file system read-only for the child."""
-    probe = ("import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]);"
-             "from autograder import containment; containment.isolate(Path(sys.argv[2]))")
-    scratch = Path(os.environ.get("TMPDIR", "/tmp"))
-    return subprocess.run([sys.executable, "-c", probe, str(KIT_ROOT), str(scratch)]).returncode == 0
+    """Whether this machine gives the child its own namespaces (PID, mount, network)."""
+    return box_here()["namespaces"]
 
 
-@pytest.mark.skipif(not isolation_available(), reason="namespaces not permitted: the grader files are "
-                    "protected by the sandbox user instead (Gradescope)")
+_BOX: dict = {}
+
+
+def box_here() -> dict:
+    """The box ``grade`` uses on this machine, as ``containment.plan_box`` decides it."""
+    if not _BOX:
+        probe = ("import dataclasses, json, sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]);"
+                 "from autograder import containment;"
+                 "print(json.dumps(dataclasses.asdict(containment.plan_box(Path(sys.argv[1])))))")
+        result = subprocess.run([sys.executable, "-c", probe, str(KIT_ROOT)], capture_output=True, text=True,
+                                check=True)
+        _BOX.update(json.loads(result.stdout))
+    return _BOX
+
+
+def report_of(results: dict, name: str) -> list[str]:
+    """What an attack in ``name`` reported reaching (its error message: ``REPORT a,b END``)."""
+    outputs = [t["output"] for t in results["tests"] if t["name"].startswith(f"{name}:")]
+    for output in outputs:
+        if "REPORT" in output:
+            return [item.strip() for item in output.split("REPORT", 1)[1].split("END", 1)[0].split(",") if item.strip()]
+    raise AssertionError(f"no REPORT from {name}: the attack did not run ({outputs})")
+
+
+# Finds the grading process the way an attacker would, when it is in view.
+FIND_GRADERS = '''
+def _graders():
+    found = set()
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and int(pid) != os.getpid():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as stream:
+                    command = stream.read()
+            except OSError:
+                continue
+            if b"autograder" in command:
+                found.add(int(pid))
+    return sorted(found | ({os.getppid()} - {0}))
+'''
+
+
 def test_deleting_or_modifying_the_graders_files_is_impossible(tmp_path):
     targets = [HIDDEN_TESTS, KIT_ROOT / "coursekit" / "testing.py", KIT_ROOT / "autograder" / "results.py"]
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in targets}
     vandal = f'''
-import os
-
+import ctypes, os
+{FIND_GRADERS}
 def _vandalise():
-    for path in {[str(p) for p in targets]!r}:
-        try:
-            with open(path, "a") as stream:
-                stream.write("\\n# pwned\\n")
-            os.remove(path)
-        except OSError:
-            pass
+    reached = []
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.mount(None, b"/", None, 32, None) == 0:  # MS_REMOUNT: writable again
+        reached.append("remount")
+    roots = [""] + [f"/proc/{{pid}}/root" for pid in _graders()]
+    for root in roots:
+        for path in {[str(p) for p in targets]!r}:
+            try:
+                with open(root + path, "a") as stream:
+                    stream.write("\\n# pwned\\n")
+                reached.append("wrote " + root + path[-12:])
+                os.remove(root + path)
+            except OSError:
+                pass
+    return reached
 
 def spectral_radius(W):
-    _vandalise()
-    return 0.0
+    raise ValueError("REPORT " + ",".join(_vandalise()) + " END")
 
 W_AND = _vandalise()
 '''
     results = grade_cells(tmp_path, STUB, vandal)
     assert results["score"] == 0
+    assert report_of(results, "spectral_radius") == []
     assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in targets} == before
 
 
@@ -331,15 +381,28 @@ def test_network_access_reaches_nobody(tmp_path):
     thread = threading.Thread(target=accept)
     thread.start()
     caller = f'''
-import socket
-
-def spectral_radius(W):
+import ctypes, os, socket
+{FIND_GRADERS}
+def _call():
     for host in ["127.0.0.1", "example.com"]:
         try:
             socket.create_connection((host, {port}), timeout=2).sendall(b"answers please")
         except OSError:
             pass
-    return 0.0
+
+def spectral_radius(W):
+    reached = []
+    _call()
+    libc = ctypes.CDLL(None, use_errno=True)
+    for pid in _graders() + [1]:
+        try:
+            fd = os.open(f"/proc/{{pid}}/ns/net", os.O_RDONLY)
+        except OSError:
+            continue
+        if libc.setns(fd, 0x40000000) == 0:  # CLONE_NEWNET: into the grader's network
+            reached.append(f"setns {{pid}}")
+            _call()
+    raise ValueError("REPORT " + ",".join(reached) + " END")
 '''
     try:
         results = grade_cells(tmp_path, STUB, caller)
@@ -348,6 +411,7 @@ def spectral_radius(W):
         thread.join()
         listener.close()
     assert results["score"] == 0
+    assert report_of(results, "spectral_radius") == []  # the seccomp filter refuses setns in any box
     if isolation_available():
         assert connections == []
 
@@ -355,6 +419,7 @@ def spectral_radius(W):
 def test_an_output_flood_does_not_stop_grading(tmp_path):
     flood = '''
 import sys
+import tempfile
 
 def spectral_radius(W):
     chunk = "x" * (1 << 20)
@@ -381,6 +446,8 @@ BROKEN_NOTEBOOKS = {
                    "not an nbformat 4 notebook"),
     "not UTF-8": ('{"cells": [], "note": "caf\u00e9"}'.encode("latin-1"), "not UTF-8"),
     "empty": (b"", "is empty"),
+    "JSON nested 100k deep": (b'{"cells": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+    "a number of 10k digits": (b'{"nbformat": 4, "n": ' + b"9" * 10_000 + b"}", "a number too long"),
 }
 
 
@@ -442,3 +509,438 @@ def test_a_zip_without_a_notebook_says_so(tmp_path):
 def test_a_file_that_is_not_a_zip_says_so(tmp_path):
     results = graded(write_bytes(tmp_path / "submission.zip", b"not a zip at all"), tmp_path / "results.json")
     assert results["score"] == 0 and "not a readable zip" in results["output"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The grading process is out of reach: no signal, no memory, no file of its, no outliving it
+
+
+def test_the_grader_cannot_be_stopped_killed_or_read(tmp_path):
+    attack = f'''
+import os, signal
+{FIND_GRADERS}
+def spectral_radius(W):
+    reached = []
+    for pid in _graders():
+        try:
+            with open(f"/proc/{{pid}}/mem", "rb") as stream:  # then write 1.0 over the judge's 0.0
+                reached.append(f"mem {{pid}}")
+        except OSError:
+            pass
+        for number in (signal.SIGSTOP, signal.SIGKILL):  # a grader that stops or dies fails graded()
+            try:
+                os.kill(pid, number)
+            except OSError:
+                pass
+    raise ValueError("REPORT " + ",".join(reached) + " END")
+'''
+    results = grade_cells(tmp_path, STUB, attack)
+    assert results["score"] == 0
+    assert report_of(results, "spectral_radius") == []
+
+
+CHAIN = '''
+import ctypes, os, time
+RESULTS = {results!r}
+FAKE = '{{"score": 1000, "tests": []}}'
+
+def xor_network(x):
+    if os.fork() == 0:
+        os.setsid()
+        libc = ctypes.CDLL(None)
+        deadline = time.time() + 15
+        while time.time() < deadline:  # a chain of short-lived processes: each forks and exits
+            if os.fork():
+                os._exit(0)
+            libc.prctl(15, b"kitchain", 0, 0, 0)  # PR_SET_NAME: the test looks for it
+            try:
+                with open(RESULTS, "w") as stream:
+                    stream.write(FAKE)
+            except OSError:
+                pass
+            time.sleep(0.02)
+        os._exit(0)
+    time.sleep(1)
+    return -1  # never right: the stub's score stays 0
+'''
+
+
+def processes_named(name: str) -> list[int]:
+    found = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == name:
+                found.append(int(comm.parent.name))
+        except OSError:
+            pass
+    return found
+
+
+def test_a_chain_of_short_lived_processes_does_not_outlive_grading(tmp_path):
+    out = tmp_path / "results.json"
+    results = grade_cells(tmp_path, STUB, CHAIN.format(results=str(out)))
+    assert results["score"] == 0
+    for _ in range(20):  # two seconds after grading: no process of the chain, results.json untouched
+        assert processes_named("kitchain") == []
+        assert json.loads(out.read_text())["score"] == 0
+        time.sleep(0.1)
+
+
+def test_forks_past_the_process_limit_fail(tmp_path):
+    bomb = '''
+import os, time
+
+def spectral_radius(W):
+    made = 0
+    for _ in range(200):
+        try:
+            pid = os.fork()
+        except OSError:
+            break
+        if pid == 0:
+            time.sleep(60)
+            os._exit(0)
+        made += 1
+    raise ValueError(f"REPORT forked {made} END")
+'''
+    results = grade_cells(tmp_path, STUB, bomb)
+    made = int(report_of(results, "spectral_radius")[0].split()[1])
+    assert made < 64  # the limit counts the box's own processes too
+    assert results["score"] == 0
+
+
+@pytest.mark.skipif(not isolation_available(), reason="namespaces not permitted here: /tmp and /dev/shm are "
+                    "the machine's (README, Security model)")
+def test_tmp_and_dev_shm_are_private_and_gone_after_grading(tmp_path):
+    marker = f"kit-hostile-{os.getpid()}-{time.monotonic_ns()}"
+    writer = f'''
+def spectral_radius(W):
+    reached = []
+    for folder in ("/dev/shm", "/tmp"):
+        try:
+            with open(f"{{folder}}/{marker}", "w") as stream:
+                stream.write("left behind")
+            reached.append(folder)
+        except OSError:
+            pass
+    return 0.0
+'''
+    results = grade_cells(tmp_path, STUB, writer)
+    assert results["score"] == 0
+    assert not Path("/dev/shm", marker).exists() and not Path("/tmp", marker).exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Nothing secret in view: hidden tests, held-out data, masters
+
+
+RNN_STUB = KIT_ROOT / "assignments" / "rnn" / "rnn.ipynb"
+RNN_SUITE = KIT_ROOT / "autograder" / "suites" / "rnn"
+
+
+def test_the_held_out_labels_are_out_of_reach(tmp_path):
+    cheat = f'''
+import csv, os
+
+def predict_sentiment(texts):
+    labels, reached = {{}}, []
+    for folder, _, files in os.walk({str(RNN_SUITE)!r}):
+        for name in files:
+            try:
+                with open(os.path.join(folder, name), encoding="latin-1", newline="") as stream:
+                    for row in csv.reader(stream):
+                        if len(row) == 6:
+                            labels[row[5]] = int(row[0] == "4")
+                reached.append(name)
+            except OSError:
+                pass
+    for path in [{str(MASTER)!r}, {str(HIDDEN_TESTS)!r}]:
+        if os.path.exists(path):
+            reached.append(os.path.basename(path))
+    if not labels:
+        raise ValueError("REPORT " + ",".join(reached) + " END")
+    return [labels.get(text, 0) for text in texts]
+'''
+    path = tmp_path / "rnn.ipynb"
+    nbformat.write(with_cells(RNN_STUB, cheat), str(path))
+    result = run_kit("grade", "rnn", str(path), "--out", str(tmp_path / "results.json"), timeout=GRADING_LIMIT_S)
+    assert result.returncode == 0, result.stderr[-2000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    if isolation_available():  # else only file permissions guard them (Gradescope's setup.sh sets them)
+        assert results["score"] == 0
+        assert report_of(results, "predict_sentiment") == []
+
+
+def hidden_lines() -> list[str]:
+    return [line.strip() for line in HIDDEN_TESTS.read_text().splitlines() if len(line.strip()) >= 40]
+
+
+def test_error_messages_never_carry_the_hidden_tests_to_results(tmp_path):
+    leak = f'''
+def spectral_radius(W):
+    try:
+        text = open({str(HIDDEN_TESTS)!r}).read()
+    except OSError:
+        text = ""
+    lines = [line.strip() for line in text.splitlines() if len(line.strip()) >= 40]
+    raise ValueError(" | ".join(lines[:3]))
+
+def hidden_state(W, h0, t):
+    raise ValueError({hidden_lines()[5]!r})  # a line copied in by hand: scrubbed all the same
+'''
+    results = grade_cells(tmp_path, STUB, leak)
+    text = (tmp_path / "results.json").read_text()
+    assert results["score"] == 0
+    assert not [line for line in hidden_lines() if json.dumps(line)[1:-1] in text]
+    assert any("withheld" in t["output"] for t in results["tests"] if t["name"].startswith("hidden_state"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The grader cannot be starved
+
+
+def test_cells_that_break_the_parser_cost_only_themselves(tmp_path):
+    results = grade_cells(tmp_path, MASTER, "x = " + "(" * 10_000 + "1" + ")" * 10_000,
+                          "y = " + "[" * 100_000 + "]" * 100_000, "z = 1\x00", "w = " + "-" * 200_000 + "1")
+    assert results["score"] == FULL_MARKS
+    assert "could not be read" in results["output"]
+
+
+def test_a_name_whose_code_keeps_killing_its_process_loses_only_its_own_tests(tmp_path):
+    killers = ["xor_network", "parity_lstm_params", "spectral_radius", "hidden_state", "self_attention_plain"]
+    source = "import os\n" + "\n".join(f"def {name}(*args):\n    os._exit(1)\n" for name in killers)
+    results = grade_cells(tmp_path, MASTER, source)
+    assert lost_names(results) == set(killers)  # twelve tests crash; W_*, b_* and h1_next keep theirs
+
+
+def test_100k_cheap_statements_load_in_seconds(tmp_path):
+    started = time.monotonic()
+    results = grade_cells(tmp_path, MASTER, "\n".join(f"v{i} = {i}" for i in range(100_000)))
+    assert results["score"] == FULL_MARKS
+    assert time.monotonic() - started < 60
+
+
+BUDGET_SCRIPT = """
+import json, sys, time
+from pathlib import Path
+import nbformat
+from coursekit.notebook import extract_definitions
+from autograder.sandbox import Limits, SandboxedSubmission
+from coursekit.testing import SandboxError
+
+def call_it(namespace):
+    return namespace["spectral_radius"](None)
+
+notebook = nbformat.v4.new_notebook()
+notebook.cells = [nbformat.v4.new_code_cell("class Hang:\\n    while True:\\n        pass")]
+notebook.cells += [nbformat.v4.new_code_cell(f"import time\\nclass Slow{i}:\\n    time.sleep(1.5)") for i in range(6)]
+notebook.cells += [nbformat.v4.new_code_cell("def spectral_radius(W):\\n    return 1.0")]
+limits = Limits(statement_seconds=3, load_seconds=5, total_seconds=60, call_seconds=2)
+sandbox = SandboxedSubmission(extract_definitions(notebook, {"spectral_radius"}), Path(sys.argv[1]), limits)
+started = time.monotonic()
+first = sandbox.run(call_it)
+first_seconds = time.monotonic() - started
+restarts = []
+for _ in range(3):  # each restart loads again: what ran past a budget stays out
+    sandbox._kill()
+    started = time.monotonic()
+    sandbox.run(call_it)
+    restarts.append(time.monotonic() - started)
+sandbox.close()
+print(json.dumps({"value": first, "first_seconds": first_seconds, "excluded": sorted(sandbox.excluded), "restarts": restarts,
+                  "why": sorted(sandbox.load_errors.values())}))
+"""
+
+
+def test_statements_past_their_budget_are_dropped_for_good(tmp_path):
+    script, workdir = tmp_path / "budget.py", tmp_path / "submission"
+    script.write_text(BUDGET_SCRIPT)
+    workdir.mkdir()
+    result = subprocess.run([sys.executable, str(script), str(workdir)], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(KIT_ROOT), "PYTHONHASHSEED": "0"}, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["value"] == 1.0  # the fast definition after the slow ones still loads
+    assert len(found["excluded"]) >= 4  # the hang and the slow bodies that ran past the budget
+    assert any("ran longer than" in why for why in found["why"])
+    assert any("budget" in why for why in found["why"])
+    # One start runs past the budget, and what made it do so is dropped: the next start fits (a hang,
+    # then two starts of about 5 s, each after a fresh interpreter's imports). Retrying the slow
+    # bodies that remain, one overrun per start, would take four starts.
+    assert found["first_seconds"] < 24
+    assert max(found["restarts"]) < 5 + 5  # and every later start fits too
+
+
+TOTAL_SCRIPT = """
+import json, sys, time
+from pathlib import Path
+import nbformat
+from autograder.extract import extract_definitions
+from autograder.sandbox import Limits, SandboxedSubmission
+from coursekit.testing import SandboxError
+
+def hang(namespace):
+    while True:
+        pass
+
+notebook = nbformat.v4.new_notebook()
+sandbox = SandboxedSubmission(extract_definitions(notebook, set()), Path(sys.argv[1]),
+                              Limits(total_seconds=5, call_seconds=3))
+started, messages = time.monotonic(), []
+for name in ("a", "b", "c", "d"):
+    sandbox.current_graded_name = name
+    try:
+        sandbox.run(hang)
+    except SandboxError as error:
+        messages.append(str(error))
+sandbox.close()
+print(json.dumps({"seconds": time.monotonic() - started, "messages": messages}))
+"""
+
+
+def test_grading_has_a_total_time_bound(tmp_path):
+    script, workdir = tmp_path / "total.py", tmp_path / "submission"
+    script.write_text(TOTAL_SCRIPT)
+    workdir.mkdir()
+    result = subprocess.run([sys.executable, str(script), str(workdir)], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(KIT_ROOT), "PYTHONHASHSEED": "0"}, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["seconds"] < 8
+    assert "reached its limit of 5 s" in found["messages"][-1]
+
+
+def test_a_zip_with_a_file_and_a_folder_of_the_same_name_says_so(tmp_path):
+    for order in ([("notes", b"x"), ("notes/x", b"y")], [("notes/x", b"y"), ("notes", b"x")]):
+        archive = zip_with(tmp_path / "submission.zip", {f"{SLUG}.ipynb": MASTER.read_bytes(), **dict(order)})
+        results = graded(archive, tmp_path / "results.json")
+        assert results["score"] == 0 and "could not be unpacked" in results["output"]
+
+
+def test_a_zip_member_with_a_name_too_long_says_so(tmp_path):
+    archive = zip_with(tmp_path / "submission.zip", {f"{SLUG}.ipynb": MASTER.read_bytes(), "n" * 300: b"x"})
+    results = graded(archive, tmp_path / "results.json")
+    assert results["score"] == 0 and "could not be unpacked" in results["output"]
+
+
+def test_a_symlink_beside_a_bare_notebook_is_not_followed(tmp_path):
+    secret = tmp_path / "grader-secret.txt"
+    secret.write_text("SECRET-TOKEN-1234")
+    folder = tmp_path / "handin"
+    folder.mkdir()
+    (folder / "rnn_weights.pt").symlink_to(secret)
+    (folder / "rnn_data").symlink_to(tmp_path)  # a folder too
+    reader = """
+import os
+
+def predict_sentiment(texts):
+    found = []
+    for name in ("rnn_weights.pt", "rnn_data/grader-secret.txt"):
+        try:
+            with open(name) as stream:
+                found.append(stream.read())
+        except OSError:
+            pass
+    raise ValueError("REPORT " + ",".join(found) + " END")
+"""
+    path = folder / "rnn.ipynb"
+    nbformat.write(with_cells(RNN_STUB, reader), str(path))
+    result = run_kit("grade", "rnn", str(path), "--out", str(tmp_path / "results.json"), timeout=GRADING_LIMIT_S)
+    assert result.returncode == 0, result.stderr[-2000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert report_of(results, "predict_sentiment") == []
+    assert "SECRET-TOKEN" not in (tmp_path / "results.json").read_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# The same promises when the grader is an ordinary user (a user namespace instead of root)
+
+NON_ROOT_USER = "kit-hostile-test"
+
+
+def _expose_to(user_uid: int, user_gid: int) -> str:
+    """Shell lines (run in a private mount namespace) that let the user reach Python and the kit
+    when a folder on the way is closed to it (pyenv under /root, say): that folder is replaced by
+    a tmpfs holding binds of just those paths. Nothing changes outside that namespace."""
+    from autograder.containment import first_closed_folder
+
+    lines = []
+    needed = [Path(os.path.realpath(p)) for p in (sys.base_prefix, sys.prefix, KIT_ROOT)]
+    for path in needed:
+        closed = first_closed_folder(path, user_uid, user_gid)
+        if closed is None or closed == path:
+            continue
+        hold = f"/tmp/kit-hold-{abs(hash(str(closed)))}"
+        inside = path.relative_to(closed)
+        lines += [f"mkdir -p {hold} && mountpoint -q {hold} || mount --bind {closed} {hold}",
+                  f"mountpoint -q {closed} || mount -t tmpfs -o mode=0755 tmpfs {closed}",
+                  f"mkdir -p {closed / inside} && mount --bind {hold}/{inside} {closed / inside}"]
+    return "\n".join(lines)
+
+
+def test_grading_as_an_ordinary_user_holds_the_same_promises(tmp_path):
+    import pwd
+    import shutil
+
+    if os.geteuid() != 0:
+        pytest.skip("creating a user to grade as needs root")
+    if not all(shutil.which(tool) for tool in ("useradd", "setpriv", "unshare")):
+        pytest.skip("useradd, setpriv or unshare (util-linux) missing")
+    try:
+        record = pwd.getpwnam(NON_ROOT_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", NON_ROOT_USER],
+                       check=True)
+        record = pwd.getpwnam(NON_ROOT_USER)
+    folder = Path(tempfile.mkdtemp(prefix="kit-nonroot-"))
+    try:
+        attack = f'''
+import os, signal
+{FIND_GRADERS}
+def spectral_radius(W):
+    reached = []
+    for pid in _graders():
+        try:
+            open(f"/proc/{{pid}}/mem", "rb").close()
+            reached.append(f"mem {{pid}}")
+        except OSError:
+            pass
+        for number in (signal.SIGSTOP, signal.SIGKILL):  # a grader that stops or dies fails the run
+            try:
+                os.kill(pid, number)
+            except OSError:
+                pass
+    for path in [{str(HIDDEN_TESTS)!r}, {str(KIT_ROOT / "autograder" / "results.py")!r}]:
+        try:
+            open(path).read()
+            reached.append("read " + os.path.basename(path))
+            open(path, "a").close()
+            reached.append("opened for writing " + os.path.basename(path))
+        except OSError:
+            pass
+    raise ValueError("REPORT " + ",".join(reached) + " END")
+'''
+        nbformat.write(with_cells(STUB, attack), str(folder / f"{SLUG}.ipynb"))
+        for path in [folder, *folder.iterdir()]:
+            os.chown(path, record.pw_uid, record.pw_gid)
+        before = hashlib.sha256((KIT_ROOT / "autograder" / "results.py").read_bytes()).hexdigest()
+        script = "\n".join(["set -e", _expose_to(record.pw_uid, record.pw_gid),
+                            f"exec setpriv --reuid={record.pw_uid} --regid={record.pw_gid} --clear-groups "
+                            f"env HOME={folder} PATH=/usr/bin:/bin {sys.executable} -m autograder grade {SLUG} "
+                            f"{folder}/{SLUG}.ipynb --out {folder}/results.json"])
+        result = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script], cwd=KIT_ROOT,
+                                capture_output=True, text=True, timeout=GRADING_LIMIT_S)
+        if result.returncode != 0 and "Permission denied" in result.stderr and "python" in result.stderr.lower():
+            pytest.skip(f"the user {NON_ROOT_USER} cannot run this Python: {result.stderr[-300:]}")
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "user namespace" in result.stderr or "NO namespaces" in result.stderr  # the box, said in one line
+        results = json.loads((folder / "results.json").read_text())
+        check_gradescope_schema(results)
+        assert results["score"] == 0
+        reached = report_of(results, "spectral_radius")
+        assert not [r for r in reached if not r.startswith("read ")]  # no memory, no write: in any box
+        if "user namespace" in result.stderr:
+            assert reached == ["read results.py"]  # the engine's code is in view, the hidden tests are not
+        assert hashlib.sha256((KIT_ROOT / "autograder" / "results.py").read_bytes()).hexdigest() == before
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
