@@ -8,11 +8,8 @@ import tempfile
 import time
 from pathlib import Path
 
-<<<<<<< HEAD
-from autograder.course import sample_notice
-=======
 from autograder import containment
->>>>>>> sandbox
+from autograder.course import sample_notice
 from autograder.errors import SubmissionUnreadable
 from coursekit.notebook import extract_definitions
 from autograder.results import GradedTest, results_json, unreadable_results
@@ -36,14 +33,9 @@ def grade_submission(suite: Suite, path: Path, sandbox_user: str | None = None) 
             return unreadable_results(str(problem), time.monotonic() - started, max_score(suite))
         install_helpers(suite, workdir)
         extraction = extract_definitions(submission.notebook, set(suite.graded_names))
-<<<<<<< HEAD
         wrong = wrong_assignment(submission.notebook, extraction, suite)
         if wrong:
             return unreadable_results(wrong, time.monotonic() - started, max_score(suite))
-        if sandbox_user:
-            _hand_over(workdir, Path(scratch), sandbox_user)
-=======
->>>>>>> sandbox
         sandbox = SandboxedSubmission(extraction, workdir, suite.limits, user=sandbox_user,
                                       preload=("torch", *suite.preload))
         sandbox.start()  # before the tests and held-out data are loaded: the child may be a fork of us
@@ -51,9 +43,9 @@ def grade_submission(suite: Suite, path: Path, sandbox_user: str | None = None) 
             graded = [GradedTest(run_test(fn, sandbox), hidden) for fn, hidden in suite.tests()]
         finally:
             sandbox.close()
-<<<<<<< HEAD
     notice = " ".join(filter(None, [load_notice(extraction), sample_notice(suite)]))
-    return results_json(graded, time.monotonic() - started, sandbox.leaderboard, notice=notice)
+    document = results_json(graded, time.monotonic() - started, sandbox.leaderboard, notice=notice)
+    return scrub_secrets(document, suite)
 
 
 def wrong_assignment(notebook: dict, extraction, suite: Suite) -> str:
@@ -71,9 +63,6 @@ def wrong_assignment(notebook: dict, extraction, suite: Suite) -> str:
         return ""
     return (f"this is the {slug} notebook, but this is the {suite.slug} assignment, which expects {suite.slug}.ipynb: "
             f"upload your {suite.slug} notebook here (and the {slug} one to its own assignment)")
-=======
-    document = results_json(graded, time.monotonic() - started, sandbox.leaderboard, notice=load_notice(extraction))
-    return scrub_secrets(document, suite)
 
 
 WITHHELD = ("withheld: the message quoted the hidden tests' source (reading the grader's files is not "
@@ -98,7 +87,6 @@ def secret_lines(suite: Suite) -> list[str]:
         return []
     lines = {re.sub(r"\s+", " ", line.strip()) for line in path.read_text().splitlines()}
     return [line for line in lines if len(line) >= 24 and not line.startswith(("#", '"', "'", "f\"", "f'"))]
->>>>>>> sandbox
 
 
 def install_helpers(suite: Suite, workdir: Path) -> None:
