@@ -2,7 +2,7 @@
 import pytest
 import torch
 from attention_variants import ALTERNATIVES, BUGS
-from variants import messages, scores
+from variants import coverage_gaps, messages, scores
 
 SLUG = "attention"
 
@@ -10,6 +10,10 @@ SLUG = "attention"
 def test_the_master_earns_every_point():
     got = scores(SLUG)
     assert all(earned == possible for earned, possible in got.values()), got
+
+
+def test_every_graded_name_has_three_bugs_and_two_alternatives():
+    assert not coverage_gaps(SLUG, BUGS, ALTERNATIVES), coverage_gaps(SLUG, BUGS, ALTERNATIVES)
 
 
 @pytest.mark.parametrize("name,bug", [(n, b) for n, bugs in BUGS.items() for b in bugs])

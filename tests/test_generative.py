@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from conftest import handout_on_path
-from variants import messages, points
+from variants import coverage_gaps, messages, points
 
 from autograder.suite import load_suite
 
@@ -453,6 +453,10 @@ def test_the_master_earns_every_point():
 
 def test_the_issue_bugs_are_listed():
     assert all(bug in BUGS[name] for name, bug in REQUIRED_BUGS)
+
+
+def test_every_graded_name_has_three_bugs_and_two_alternatives():
+    assert not coverage_gaps(SLUG, BUGS, ALTERNATIVES), coverage_gaps(SLUG, BUGS, ALTERNATIVES)
 
 
 @pytest.mark.parametrize("name,bug", [(n, b) for n, bugs in BUGS.items() for b in bugs])

@@ -1,6 +1,6 @@
 """The gnn tests catch realistic mistakes and accept other correct answers."""
 import pytest
-from variants import messages, scores
+from variants import coverage_gaps, messages, scores
 
 SLUG = "gnn"
 
@@ -296,6 +296,10 @@ def predict_node_targets(graph):
 
 def test_the_master_earns_every_point():
     assert all(got == possible for got, possible in scores(SLUG).values())
+
+
+def test_every_graded_name_has_three_bugs_and_two_alternatives():
+    assert not coverage_gaps(SLUG, BUGS, ALTERNATIVES), coverage_gaps(SLUG, BUGS, ALTERNATIVES)
 
 
 @pytest.mark.parametrize("name,bug", [(n, b) for n, bugs in BUGS.items() for b in bugs])

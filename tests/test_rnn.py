@@ -7,7 +7,7 @@ grader runs. The 85% test's isolation (labels never reach the sandbox) is checke
 import importlib.util
 
 import pytest
-from variants import master_namespace, messages, points, scores, suite_tests
+from variants import coverage_gaps, master_namespace, messages, points, scores, suite_tests
 
 from autograder.suite import load_suite
 from coursekit.testing import LocalSubmission, run_test
@@ -338,6 +338,10 @@ def test_the_master_earns_every_point():
     earned = scores(SLUG)
     assert set(earned) == set(load_suite(SLUG).graded_names)
     assert all(got == possible for got, possible in earned.values()), earned
+
+
+def test_every_graded_name_has_three_bugs_and_two_alternatives():
+    assert not coverage_gaps(SLUG, BUGS, ALTERNATIVES), coverage_gaps(SLUG, BUGS, ALTERNATIVES)
 
 
 @pytest.mark.parametrize("name,bug", [(n, b) for n, bugs in BUGS.items() for b in bugs])

@@ -9,7 +9,7 @@ import zipfile
 import nbformat
 import pytest
 from conftest import KIT_ROOT, grade, handout_on_path, unpack_handout
-from variants import messages, scores
+from variants import coverage_gaps, messages, scores
 
 SLUG = "transformers"
 SUITE = KIT_ROOT / "autograder" / "suites" / SLUG
@@ -315,6 +315,10 @@ def master_scores():
 def test_the_master_earns_every_point(master_scores):
     assert set(master_scores) == set(BUGS), master_scores
     assert all(got == possible for got, possible in master_scores.values()), master_scores
+
+
+def test_every_graded_name_has_three_bugs_and_two_alternatives():
+    assert not coverage_gaps(SLUG, BUGS, ALTERNATIVES), coverage_gaps(SLUG, BUGS, ALTERNATIVES)
 
 
 @pytest.mark.parametrize("name,bug", [(n, b) for n, bugs in BUGS.items() for b in bugs])
