@@ -88,8 +88,10 @@ EMBEDDINGS_ZEROS = '''
 def load_pretrained_embeddings(path, vocab):
     vectors = {}
     with open(path, encoding="utf-8") as f:
-        for line in f:
+        for number, line in enumerate(f):
             word, *numbers = line.split()
+            if number == 0 and len(numbers) == 1:  # a "count dim" header
+                continue
             vectors[word] = [float(x) for x in numbers]
     dim = len(next(iter(vectors.values())))
     return torch.stack([torch.tensor(vectors[w]) if w in vectors else torch.zeros(dim) for w in vocab])
@@ -151,14 +153,77 @@ def beam_search(step_fn, bos, eos, beam_size, max_len):
 BEAM_STOP = "done and (not beams or max(h[1] for h in done) >= beams[0][1])"
 BEAM_ITERATIVE = BEAM_TEMPLATE.replace("SCORE", "score + lp").replace("STOP", BEAM_STOP)
 
+ATTENTION_ADDITIVE = '''
+def scaled_dot_product_attention(query, key, value, mask=None):
+    scores = torch.matmul(query, key.transpose(-1, -2)) * query.size(-1) ** -0.5
+    if mask is not None:
+        if mask.dtype == torch.bool:  # turned into the equivalent additive mask
+            mask = torch.zeros(mask.shape, dtype=scores.dtype).masked_fill(~mask, float("-inf"))
+        scores = scores + mask
+    weights = F.softmax(scores, dim=-1)
+    return torch.matmul(weights, value), weights
+'''
+
+SELF_ATTENTION_ROW_BY_ROW = '''
+def self_attention(X, W_Q, W_K, W_V):
+    Q, K, V = X @ W_Q, X @ W_K, X @ W_V
+    return torch.stack([torch.softmax(K @ q, dim=0) @ V for q in Q])
+'''
+
+ENCODER_HEAD_LOOP = ENCODER_BMM.replace('''        qkv = x @ self.in_proj_weight.T + self.in_proj_bias
+        q, k, v = (t.reshape(N, T, self.h, D // self.h).permute(0, 2, 1, 3).reshape(N * self.h, T, D // self.h)
+                   for t in qkv.split(D, dim=-1))
+        scores = torch.bmm(q, k.transpose(1, 2)) / math.sqrt(D // self.h)
+        if additive_mask is not None:
+            scores = scores + additive_mask
+        out = torch.bmm(torch.softmax(scores, dim=-1), v)
+        out = out.reshape(N, self.h, T, D // self.h).permute(0, 2, 1, 3).reshape(N, T, D)
+        return self.out_proj(out)''', '''        dh = D // self.h
+        q, k, v = (x @ self.in_proj_weight.T + self.in_proj_bias).split(D, dim=-1)
+        heads = []
+        for i in range(self.h):  # one head at a time; the mask rows of head i are n * h + i
+            cols = slice(i * dh, (i + 1) * dh)
+            scores = q[..., cols] @ k[..., cols].transpose(1, 2) / math.sqrt(dh)
+            if additive_mask is not None:
+                scores = scores + additive_mask.view(N, self.h, T, T)[:, i]
+            heads.append(torch.softmax(scores, dim=-1) @ v[..., cols])
+        return self.out_proj(torch.cat(heads, dim=-1))''')
+assert ENCODER_HEAD_LOOP != ENCODER_BMM
+
+EMBEDDINGS_RANDOM_ROWS = '''
+def load_pretrained_embeddings(path, vocab):
+    lines = open(path, encoding="utf-8").read().splitlines()
+    if lines and len(lines[0].split()) == 2:  # "count dim"
+        lines = lines[1:]
+    vectors = {}
+    for line in lines:
+        word, *numbers = line.rstrip().split(" ")
+        vectors.setdefault(word, torch.tensor([float(v) for v in numbers]))
+    known = torch.stack(list(vectors.values()))
+    table = torch.randn(len(vocab), known.shape[1]) * known.std()
+    for row, word in enumerate(vocab):
+        if word in vectors:
+            table[row] = vectors[word]
+    return table.float()
+'''
+
+# torch's bool convention for the causal mask (True = blocked) instead of the float -inf mask.
+SEQ2SEQ_BOOL_MASK = SEQ2SEQ_TEMPLATE.replace(
+    "mask = nn.Transformer.generate_square_subsequent_mask(tgt.shape[1])",
+    "mask = torch.ones(tgt.shape[1], tgt.shape[1], dtype=torch.bool).triu(1)").replace("CALL", SEQ2SEQ_CALL)
+
 ALTERNATIVES = {
-    "scaled_dot_product_attention": ATTENTION_EINSUM,
-    "cross_attention_images": CROSS_ATTENTION_BY_HAND,
-    "self_attention": SELF_ATTENTION_EINSUM,
-    "TransformerEncoderLayer": ENCODER_BMM,
-    "load_pretrained_embeddings": EMBEDDINGS_ZEROS,
-    "Seq2SeqTransformer": SEQ2SEQ_ALTERNATIVE,
-    "beam_search": BEAM_RECURSIVE,
+    "scaled_dot_product_attention": {"einsum, torch.where for bool masks": ATTENTION_EINSUM,
+                                     "matmul, a bool mask turned additive": ATTENTION_ADDITIVE},
+    "cross_attention_images": {"a stable softmax by hand": CROSS_ATTENTION_BY_HAND,
+                               "unscaled dot product (HW5-2022 allows any variant)": CROSS_ATTENTION_UNSCALED},
+    "self_attention": {"einsum": SELF_ATTENTION_EINSUM, "row by row": SELF_ATTENTION_ROW_BY_ROW},
+    "TransformerEncoderLayer": {"bmm over N * heads": ENCODER_BMM, "a loop over the heads": ENCODER_HEAD_LOOP},
+    "load_pretrained_embeddings": {"zeros for missing words": EMBEDDINGS_ZEROS,
+                                   "random rows of the vectors' scale": EMBEDDINGS_RANDOM_ROWS},
+    "Seq2SeqTransformer": {"nn.Transformer, learned positions, float causal mask": SEQ2SEQ_ALTERNATIVE,
+                           "bool causal mask (True = blocked)": SEQ2SEQ_BOOL_MASK},
+    "beam_search": {"recursive": BEAM_RECURSIVE, "iterative, stops when no open beam can win": BEAM_ITERATIVE},
 }
 
 # Subclasses of the master's layer, each with one realistic mistake.
@@ -212,6 +277,8 @@ def load_pretrained_embeddings(path, vocab):
     return table''',
         "dimension fixed at 100": EMBEDDINGS_ZEROS.replace("dim = len(next(iter(vectors.values())))", "dim = 100"),
         "missing rows left as NaN": EMBEDDINGS_ZEROS.replace("torch.zeros(dim)", "torch.full((dim,), float('nan'))"),
+        "a 'count dim' header read as the first vector": EMBEDDINGS_ZEROS.replace(
+            "            if number == 0 and len(numbers) == 1:  # a \"count dim\" header\n                continue\n", ""),
     },
     "Seq2SeqTransformer": {
         "no causal mask": SEQ2SEQ_TEMPLATE.replace("CALL", SEQ2SEQ_CALL.replace("tgt_mask=mask", "tgt_mask=None")),

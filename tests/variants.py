@@ -105,3 +105,11 @@ def _inside(suite):
     finally:
         os.chdir(before_cwd)
         sys.path[:] = before_path
+
+
+def coverage_gaps(slug: str, bugs: dict, alternatives: dict) -> dict[str, tuple[int, int]]:
+    """``{graded name: (bugs, alternatives)}`` for each name with fewer than three realistic bugs or
+    two correct alternatives in the tables (issue 15: each name has at least that many)."""
+    counts = {name: (len(bugs.get(name, {})), len(alternatives.get(name, {})))
+              for name in load_suite(slug).graded_names}
+    return {name: count for name, count in counts.items() if count[0] < 3 or count[1] < 2}

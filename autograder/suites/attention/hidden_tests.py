@@ -9,7 +9,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from coursekit.testing import CheckFailed, as_tensor, describe, expect, expect_close, expect_equal, expect_shape, test
+from coursekit.testing import (CheckFailed, StudentCodeError, as_tensor, describe, expect, expect_close, expect_equal,
+                               expect_shape, test)
 
 
 def seeded(seed: int) -> torch.Generator:
@@ -518,6 +519,20 @@ def embeddings_dim_50(sub):
     expect_shape(got, (len(vocab), 50), "load_pretrained_embeddings on a 50-dimensional file")
     expect_close(got[1:], torch.tensor([vectors[w] for w in vocab[1:]]), "rows of the vocabulary words",
                  "take the dimension from the file: the number of fields on a line minus one", atol=1e-6)
+
+
+@test("load_pretrained_embeddings", "skips a word2vec/fastText header line \"count dim\" (12 words, dim 7)")
+def embeddings_header(sub):
+    text, vectors = glove_file(FILE_WORDS, 7, seed=53)
+    vocab = ["<pad>", "cat", "the", "zyzzyva", "42"]
+    try:
+        got = sub.run(embeddings_from_text, f"{len(FILE_WORDS)} 7\n" + text, vocab)
+        expect_shape(got, (len(vocab), 7), "load_pretrained_embeddings on a file that starts with the line '12 7'")
+        expect_close(got[[1, 2, 4]], torch.tensor([vectors[w] for w in ("cat", "the", "42")]),
+                     "rows of the words found in a file with a header", "row i holds the vector of vocab[i]", atol=1e-6)
+    except (CheckFailed, StudentCodeError) as failure:
+        raise CheckFailed(f"{failure}. The file starts with a header '12 7' (word count, dimension), as word2vec and "
+                          "fastText files do: skip a first line of two fields before reading vectors") from None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
 
-from coursekit.testing import as_tensor, call, describe, expect, expect_close, expect_shape, tensor_of, test
+from coursekit.testing import (CheckFailed, StudentCodeError, as_tensor, call, describe, expect, expect_close, expect_shape,
+                               tensor_of, test)
 
 
 def seeded(seed: int) -> torch.Generator:
@@ -207,6 +208,15 @@ def generator_shapes_and_range(sub):
         expect_in_range(images, -1.0, 1.0, what, "End the generator with tanh (large z included).")
 
 
+@test("Generator", "uses the whole range [-1, 1]: some pixels are negative (tanh, not a sigmoid)")
+def generator_negative_pixels(sub):
+    z = torch.randn(8, 16, generator=seeded(16))
+    (images,) = sub.run(generator_batches, [(16, z)])
+    expect_shape(images, (8, 1, 28, 28), "Generator(16)(z)")
+    expect(float(images.min()) < 0, f"Generator: every pixel of 8 images is >= 0 (min {float(images.min()):.3g}); "
+                                    "the real images are scaled to [-1, 1], so end with tanh, not a sigmoid")
+
+
 @test("Generator", "different noise vectors give different images")
 def generator_uses_noise(sub):
     z = torch.randn(3, 16, generator=seeded(11))
@@ -242,6 +252,17 @@ def discriminator_gradients(sub):
            "Discriminator: x.grad is None after backward; the generator learns through these gradients, "
            "so the logits must be a differentiable function of the images")
     expect(float(got["grad"].abs().max()) > 0, "Discriminator: the gradient with respect to the images is zero")
+
+
+@test("Discriminator", "returns raw logits, not probabilities: the outputs are not all inside (0, 1)")
+def discriminator_logits_not_probabilities(sub):
+    generator = seeded(17)
+    x = torch.rand(16, 1, 28, 28, generator=generator) * 2 - 1
+    outputs = sub.run(discriminator_batches, [x, 20 * x])
+    logits = torch.cat([tensor_of(o, "Discriminator()(x)").reshape(-1) for o in outputs])
+    expect(bool(((logits < 0) | (logits > 1)).any()),
+           f"Discriminator: all {len(logits)} outputs lie in [0, 1], also for images scaled by 20; it looks like a "
+           "sigmoid at the end. Return raw logits: discriminator_loss applies BCE-with-logits")
 
 
 REAL = torch.tensor([2.0, -1.0, 0.5, 3.0, -0.2, 1.5, -2.5, 0.1])
@@ -315,6 +336,20 @@ def conditional_generator_shapes(sub):
         what = f"ConditionalGenerator(16, num_classes={num_classes})(z, labels) for {len(labels)} items"
         expect_shape(images, (len(labels), 1, 28, 28), what)
         expect_in_range(images, -1.0, 1.0, what, "End the generator with tanh.")
+
+
+@test("ConditionalGenerator", "works on batches that miss some classes: labels [0, 2, 1] and a single label 4, of 10")
+def conditional_generator_classes_absent(sub):
+    generator = seeded(25)
+    for labels in (torch.tensor([0, 2, 1]), torch.tensor([4])):
+        z = torch.randn(len(labels), 16, generator=generator)
+        what = f"ConditionalGenerator(16, num_classes=10)(z, labels={labels.tolist()})"
+        try:
+            (images,) = sub.run(conditional_generator_runs, 16, 10, z, [labels])
+        except StudentCodeError as error:
+            raise CheckFailed(f"{what} raised {error}. A batch need not contain every class: encode the labels "
+                              "with num_classes (F.one_hot(labels, num_classes=self.num_classes) or nn.Embedding)") from None
+        expect_shape(images, (len(labels), 1, 28, 28), what)
 
 
 @test("ConditionalGenerator", "depends on the label: one z with each of the 10 labels gives 10 different images", points=2)

@@ -167,6 +167,34 @@ def component_several(sub):
                         f"a graph with components of sizes 14, 9, 5, 1, 1 (seed {seed})")
 
 
+def long_path_and_star(seed, length=100, star=60):
+    """A path of ``length`` nodes whose edges point in alternating directions, beside a star of
+    ``star`` nodes (nodes shuffled): the path is the largest component but has diameter length - 1."""
+    generator = torch.Generator().manual_seed(seed)
+    path = [(i, i + 1) if i % 2 else (i + 1, i) for i in range(length - 1)]
+    spokes = [(length, length + k) for k in range(1, star)]
+    edge_index = torch.tensor(path + spokes).t()
+    relabel = torch.randperm(length + star, generator=generator)
+    x = torch.cat([torch.arange(length + star, dtype=torch.float).unsqueeze(1),
+                   torch.randn(length + star, 2, generator=generator)], dim=1)  # column 0 = node id
+    y = torch.randn(length + star, generator=generator)
+    return x, relabel[edge_index], y
+
+
+@test("largest_connected_component", "follows a long path to its far end (a 100-node path beats a 60-node star)")
+def component_long_path(sub):
+    x, edge_index, y = long_path_and_star(seed=24)
+    got = sub.run(component_probe, x, edge_index, y)
+    where = "a 100-node path with edges in alternating directions beside a 60-node star"
+    try:
+        check_component(got, x, edge_index, y, lambda kept: kept[:, 0].round().long().tolist(), where)
+    except CheckFailed as failure:
+        if not str(failure).startswith(f"the nodes kept on {where}"):
+            raise
+        raise CheckFailed(f"{failure}. A fixed number of rounds of search or label propagation stops short "
+                          "of the far end of a long path: repeat until no new node is reached") from None
+
+
 # ----------------------------------------------------------------------------------------------
 # graph_conv
 
