@@ -37,6 +37,8 @@ import zipfile
 from pathlib import Path
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import cpu_model  # noqa: E402  (benchmarks/common.py, beside this script)
 SLUG = "foundations"
 RESULTS = KIT_ROOT / "benchmarks" / "results" / "batch.md"
 
@@ -175,7 +177,7 @@ def slice_of(folder: Path, count: int, target: Path) -> Path:
 def report(rows: list[dict], count: int, started: str) -> str:
     lines = [f"# grade-batch on a generated class of {count}", "",
              f"Measured {started} by `benchmarks/batch.py {' '.join(sys.argv[1:])}` on {platform.machine()}, "
-             f"{os.cpu_count()} cores ({_cpu()}); the machine is shared, so each row notes its load "
+             f"{os.cpu_count()} cores ({cpu_model()}); the machine is shared, so each row notes its load "
              "(`uptime`'s 1, 5 and 15-minute averages) just before and just after it ran. Every score "
              "equalled its in-process expectation.", "",
              "| backend | workers (= cores) | submissions | wall | submissions / s / core | grader's median per "
@@ -184,16 +186,6 @@ def report(rows: list[dict], count: int, started: str) -> str:
         lines.append(f"| {r['backend']} | {r['workers']} | {r['count']} ({r['hanging']} hanging) | {r['wall']:.1f} s | "
                      f"{r['rate']:.2f} | {r['grader']:.2f} s | {r['load']} → {r.get('load_after', '?')} |")
     return "\n".join(lines) + "\n"
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,14 +39,14 @@ def hardware() -> str:
     """The accelerator if there is one, else the CPU: what a reader needs to compare timings."""
     import torch
 
-    cpu = _cpu_model()
+    cpu = cpu_model()
     cores = f"{os.cpu_count()} cores"
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda}), {cpu}, {cores}, torch {torch.__version__}"
     return f"CPU only: {cpu}, {cores}, torch {torch.__version__}"
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):

@@ -721,6 +721,18 @@ def test_100k_cheap_statements_load_in_seconds(tmp_path):
     assert time.monotonic() - started < 60
 
 
+def run_library_script(tmp_path: Path, source: str) -> dict:
+    """Run a script that drives the sandbox as a library (small limits) on an empty submission
+    folder; return the JSON it prints last."""
+    script, workdir = tmp_path / "script.py", tmp_path / "submission"
+    script.write_text(source)
+    workdir.mkdir()
+    result = subprocess.run([sys.executable, str(script), str(workdir)], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(KIT_ROOT), "PYTHONHASHSEED": "0"}, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 BUDGET_SCRIPT = """
 import json, sys, time
 from pathlib import Path
@@ -754,13 +766,7 @@ print(json.dumps({"value": first, "first_seconds": first_seconds, "excluded": so
 
 
 def test_statements_past_their_budget_are_dropped_for_good(tmp_path):
-    script, workdir = tmp_path / "budget.py", tmp_path / "submission"
-    script.write_text(BUDGET_SCRIPT)
-    workdir.mkdir()
-    result = subprocess.run([sys.executable, str(script), str(workdir)], capture_output=True, text=True,
-                            env={**os.environ, "PYTHONPATH": str(KIT_ROOT), "PYTHONHASHSEED": "0"}, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    found = json.loads(result.stdout.strip().splitlines()[-1])
+    found = run_library_script(tmp_path, BUDGET_SCRIPT)
     assert found["value"] == 1.0  # the fast definition after the slow ones still loads
     assert len(found["excluded"]) >= 4  # the hang and the slow bodies that ran past the budget
     assert any("ran longer than" in why for why in found["why"])
@@ -800,13 +806,7 @@ print(json.dumps({"seconds": time.monotonic() - started, "messages": messages}))
 
 
 def test_grading_has_a_total_time_bound(tmp_path):
-    script, workdir = tmp_path / "total.py", tmp_path / "submission"
-    script.write_text(TOTAL_SCRIPT)
-    workdir.mkdir()
-    result = subprocess.run([sys.executable, str(script), str(workdir)], capture_output=True, text=True,
-                            env={**os.environ, "PYTHONPATH": str(KIT_ROOT), "PYTHONHASHSEED": "0"}, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    found = json.loads(result.stdout.strip().splitlines()[-1])
+    found = run_library_script(tmp_path, TOTAL_SCRIPT)
     assert found["seconds"] < 8
     assert "reached its limit of 5 s" in found["messages"][-1]
 
