@@ -288,18 +288,22 @@ def build_root(box: Box, workdir: Path, root: Path) -> None:
     new = str(root).encode()
     _check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
     _check(libc.mount(b"tmpfs", new, b"tmpfs", MS_NOSUID | MS_NODEV, b"mode=0755,size=16m"), "tmpfs root")
+    # The private /tmp and /dev first: a visible path under /tmp (a kit or a venv cloned there) is
+    # then shown on top of the private /tmp instead of being hidden by it.
+    for name, size in (("tmp", "512m"), ("dev", "1m")):
+        (root / name).mkdir(exist_ok=True)
+        _check(libc.mount(b"tmpfs", bytes(root / name), b"tmpfs", MS_NOSUID | (MS_NODEV if name == "tmp" else 0),
+                          f"mode={'1777' if name == 'tmp' else '0755'},size={size}".encode()), f"/{name}")
     shown: list[str] = []
     for path in sorted(box.visible, key=len):
+        if Path(os.path.realpath(workdir)).is_relative_to(os.path.realpath(path)):
+            continue  # a folder around the scratch one (the grader's script folder, say): its modes could bar the way
         _bind(libc, path, root, shown, read_only=True)
     for path in box.hidden:
         inside = _inside(root, path)
         if inside.is_dir():
             _check(libc.mount(b"tmpfs", bytes(inside), b"tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, b"size=4k"),
                    f"hide {path}")
-    for name, size in (("tmp", "512m"), ("dev", "1m")):
-        (root / name).mkdir(exist_ok=True)
-        _check(libc.mount(b"tmpfs", bytes(root / name), b"tmpfs", MS_NOSUID | (MS_NODEV if name == "tmp" else 0),
-                          f"mode={'1777' if name == 'tmp' else '0755'},size={size}".encode()), f"/{name}")
     for device in DEVICES:
         (root / "dev" / device).touch()
         _check(libc.mount(f"/dev/{device}".encode(), bytes(root / "dev" / device), None, MS_BIND, None), device)
