@@ -11,7 +11,6 @@ import builtins
 import math
 import os
 import sys
-from types import CodeType
 
 
 def main(request_fd: int, reply_fd: int) -> None:
@@ -40,6 +39,7 @@ def main(request_fd: int, reply_fd: int) -> None:
 def load(statements: list, namespace: dict, reply_fd: int) -> list:
     """Execute the kept statements in order; report each one's start so a hang can be pinned."""
     from autograder import channel
+    from coursekit.notebook import compile_statement
     from coursekit.testing import student_error_message
 
     errors = []
@@ -50,20 +50,10 @@ def load(statements: list, namespace: dict, reply_fd: int) -> list:
             continue
         channel.send_progress(reply_fd, index)
         try:
-            code = at_line(compile(source, f"<cell {cell}>", "exec"), first_line - 1)
-            exec(code, namespace)
+            exec(compile_statement(source, cell, first_line), namespace)
         except BaseException as error:  # noqa: BLE001 - SystemExit and KeyboardInterrupt too
             errors.append([index, student_error_message(error)])
     return errors
-
-
-def at_line(code: CodeType, offset: int) -> CodeType:
-    """``code`` with its line numbers moved down by ``offset``, so tracebacks show the cell's own
-    line numbers (padding the source with newlines instead costs time quadratic in the cell)."""
-    if offset == 0:
-        return code
-    consts = tuple(at_line(c, offset) if isinstance(c, CodeType) else c for c in code.co_consts)
-    return code.replace(co_firstlineno=code.co_firstlineno + offset, co_consts=consts)
 
 
 def run_probe(request: dict, namespace: dict, to_data, student_error_message) -> dict:

@@ -30,6 +30,7 @@ import builtins
 import hashlib
 import re
 from dataclasses import dataclass, field
+from types import CodeType
 
 CHEAP_CALLS = {"torch.device", "torch.cuda.is_available", "torch.backends.mps.is_available",
                "os.environ.get", "os.getenv"}
@@ -103,6 +104,21 @@ class Extraction:
                         f"by a statement that did not finish here ({how}); build it inside the function that "
                         f"uses it, or save it with your files and load it there")
         return ""
+
+
+def compile_statement(source: str, cell: int, first_line: int) -> CodeType:
+    """A kept statement compiled as ``<cell N>`` with the cell's own line numbers, so tracebacks
+    point where the student looks (the grader's sandbox and ``check()`` both run statements so)."""
+    return at_line(compile(source, f"<cell {cell}>", "exec"), first_line - 1)
+
+
+def at_line(code: CodeType, offset: int) -> CodeType:
+    """``code`` with its line numbers moved down by ``offset`` (padding the source with newlines
+    instead costs time quadratic in the cell)."""
+    if offset == 0:
+        return code
+    consts = tuple(at_line(c, offset) if isinstance(c, CodeType) else c for c in code.co_consts)
+    return code.replace(co_firstlineno=code.co_firstlineno + offset, co_consts=consts)
 
 
 def code_cells(notebook: dict) -> list[tuple[int, str]]:

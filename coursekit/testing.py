@@ -322,7 +322,8 @@ def _run_statement(statement, namespace: dict, seconds: float) -> str:
     import signal
     import threading
 
-    padded = "\n" * (statement.first_line - 1) + statement.source  # tracebacks show the cell's lines
+    from coursekit.notebook import compile_statement
+
     timed = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
 
     def too_long(signum, frame):
@@ -332,7 +333,7 @@ def _run_statement(statement, namespace: dict, seconds: float) -> str:
     try:
         if timed:
             signal.setitimer(signal.ITIMER_REAL, seconds)
-        exec(compile(padded, f"<cell {statement.cell}>", "exec"), namespace)
+        exec(compile_statement(statement.source, statement.cell, statement.first_line), namespace)
         return ""
     except TimeoutError:
         for name in statement.names:
