@@ -6,23 +6,79 @@ student's predictor in the sandbox, and scores the predictions here. The targets
 student code, so a predictor cannot read them, and a constant predictor scores what a constant
 scores.
 
-Where the held-out data comes from: the instructor's file ``autograder/suites/<slug>/heldout/<name>``
-when present (never committed: put it there before ``build``; see the README), otherwise the
-committed synthetic sample ``heldout/sample_<name>``, which the bundled reference model is trained to
-pass in smoke mode and which CI uses.
+Where the held-out data comes from, first found:
+
+1. the instructor's file ``autograder/suites/<slug>/heldout/<name>`` (never committed; ``build``
+   also puts the real file of 2. there inside the release's autograder.zip);
+2. the real held-out set, from the data root (``KIT_DATA``, ``--data``): for the "85% test", the
+   official sentiment140 test file's 359 positive and negative tweets (``REAL_SOURCES``);
+3. the committed generated sample ``heldout/sample_<name>``: for the kit's own fast tests (which
+   ask for it with ``KIT_HELDOUT=sample``) and machines without the data. Every results.json graded
+   on it says so, and ``build`` and ``verify`` warn.
 """
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from coursekit.data import DataUnavailable, data_root
 from coursekit.testing import CheckFailed, call, describe, expect
 
 
+@dataclass(frozen=True)
+class RealSource:
+    """Where a held-out file's real default comes from: ``fetch(data_root)`` returns a file in the
+    held-out file's format (or raises DataUnavailable); ``what`` names it in notices."""
+
+    what: str
+    fetch: Callable[[Path], Path]
+
+
+def official_sentiment140_test(root: Path) -> Path:
+    from coursekit.data import sentiment140_csv
+
+    return sentiment140_csv(root, test=True, download_missing=False)
+
+
+REAL_SOURCES: dict[str, RealSource] = {
+    "sentiment140_heldout.csv": RealSource(
+        "the official sentiment140 test file (testdata.manual.2009.06.14.csv: 359 positive or negative tweets)",
+        official_sentiment140_test),
+}
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    path: Path
+    kind: str  # "instructor", "real" or "sample"
+    what: str
+
+
+def heldout_source(suite_folder: Path, filename: str) -> HeldOut:
+    """Which file judges the trained model: the instructor's, the real set from the data root, or
+    the generated sample (see the module's docstring)."""
+    own = suite_folder / "heldout" / filename
+    if own.exists():
+        return HeldOut(own, "instructor", f"heldout/{filename}")
+    source = REAL_SOURCES.get(filename)
+    if source and os.environ.get("KIT_HELDOUT") != "sample":
+        try:
+            return HeldOut(source.fetch(data_root()), "real", source.what)
+        except DataUnavailable:
+            pass
+    return HeldOut(suite_folder / "heldout" / f"sample_{filename}", "sample", f"the generated sample_{filename}")
+
+
 def heldout_path(suite_folder: Path, filename: str) -> Path:
-    """The instructor's held-out file if present, else the bundled synthetic sample."""
-    real = suite_folder / "heldout" / filename
-    return real if real.exists() else suite_folder / "heldout" / f"sample_{filename}"
+    """The file that judges the trained model (``heldout_source``)."""
+    return heldout_source(suite_folder, filename).path
+
+
+def heldout_names(suite_folder: Path) -> list[str]:
+    """The held-out files a suite reads: each has a committed ``heldout/sample_<name>``."""
+    return [p.name.removeprefix("sample_") for p in sorted((suite_folder / "heldout").glob("sample_*"))]
 
 
 def judge_predictions(sub, predictor: str, inputs: Any, targets: Any, *, metric: Callable[[Any, Any], float],
@@ -49,8 +105,6 @@ def judge_predictions(sub, predictor: str, inputs: Any, targets: Any, *, metric:
 
 
 def samples_in_use(suite_folder: Path) -> list[str]:
-    """Held-out files still served by the generated sample (``heldout/sample_<name>``) because the
-    instructor's real ``heldout/<name>`` is not there."""
-    folder = suite_folder / "heldout"
-    return [p.name.removeprefix("sample_") for p in sorted(folder.glob("sample_*"))
-            if not (folder / p.name.removeprefix("sample_")).exists()]
+    """Held-out files served by the generated sample: neither the instructor's file nor the real
+    set is there (or ``KIT_HELDOUT=sample`` asked for the sample)."""
+    return [name for name in heldout_names(suite_folder) if heldout_source(suite_folder, name).kind == "sample"]

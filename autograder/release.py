@@ -18,6 +18,7 @@ import zipfile
 from pathlib import Path
 
 from autograder.errors import UserError
+from autograder.heldout import heldout_names, heldout_source
 from coursekit.notebook import code_fingerprint
 from autograder.homework_map import homework_points_table
 from autograder.master import read_master, written_questions
@@ -188,6 +189,10 @@ def gradescope_files(suite: Suite) -> dict[str, Path | bytes]:
     for path in sorted(suite.folder.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
             files[f"autograder/suites/{suite.slug}/{path.relative_to(suite.folder)}"] = path
+    for name in heldout_names(suite.folder):  # the real held-out set from the data root travels as the instructor's file
+        source = heldout_source(suite.folder, name)
+        if source.kind == "real":
+            files[f"autograder/suites/{suite.slug}/heldout/{name}"] = source.path
     files.update(runtime_files())
     for name, path in suite_files(suite).items():
         files[f"assignments/{suite.slug}/{name}"] = path

@@ -13,6 +13,44 @@ import pytest
 KIT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+# The real data sets: ``pytest --data DIR`` or $KIT_DATA (CI sets it to ../shared/data when that
+# folder exists). Tests that need them take the ``real_data`` fixture and are skipped without them.
+# Everything else runs on generated data: KIT_DATA is pointed at a scratch folder for the session (smoke
+# runs write their generated files there, never into a real, possibly shared, data root), and the
+# trained-model tests are judged on the generated held-out samples (KIT_HELDOUT=sample) so that their
+# expected scores do not depend on which data this machine has.
+REAL_DATA_ROOT: Path | None = None
+
+
+def pytest_addoption(parser):
+    parser.addoption("--data", default=None, help="the data root holding the real data sets (default: $KIT_DATA)")
+
+
+def pytest_configure(config):
+    import tempfile
+
+    global REAL_DATA_ROOT
+    if "KIT_REAL_DATA" in os.environ:  # a pytest-xdist worker: the controller has decided
+        given = os.environ["KIT_REAL_DATA"]
+    else:
+        given = config.getoption("--data") or os.environ.get("KIT_DATA") or ""
+        os.environ["KIT_REAL_DATA"] = given
+    REAL_DATA_ROOT = Path(given).resolve() if given and Path(given).is_dir() else None
+
+    os.environ["KIT_DATA"] = tempfile.mkdtemp(prefix="kit-test-data-")
+    os.environ["KIT_HELDOUT"] = "sample"
+
+
+@pytest.fixture
+def real_data(monkeypatch) -> Path:
+    """The real data root (skips the test without one), made the data root for this test, with the
+    held-out sets taken from it as ``build`` and ``grade`` do by default."""
+    if REAL_DATA_ROOT is None:
+        pytest.skip("no real data: run with --data DIR or KIT_DATA=DIR (CI uses ../shared/data)")
+    monkeypatch.setenv("KIT_DATA", str(REAL_DATA_ROOT))
+    monkeypatch.delenv("KIT_HELDOUT", raising=False)
+    return REAL_DATA_ROOT
+
 
 def handout_on_path(slug: str) -> Path:
     """Make the handout's own helper modules importable by their plain names, as they are beside

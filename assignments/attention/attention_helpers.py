@@ -1,7 +1,8 @@
 """Helpers for the attention assignment, shared by your notebook and the autograder.
 
 * MNIST digits for the cross-attention pictures (read by ``coursekit.data.load_mnist``);
-* GloVe vectors (downloaded with a checksum) and a writer of small GloVe-format files;
+* GloVe vectors in any dimension and the pairs file, in any form users have them (``coursekit.data``),
+  and a writer of small GloVe-format files;
 * the PyTorch tutorial's French -> English pairs: reading ``eng-fra.txt``, its normalisation and
   filtering, vocabularies and padded batches;
 * the tutorial's RNN seq2seq model (a GRU encoder and a GRU decoder with Bahdanau attention) as
@@ -17,40 +18,18 @@ import random
 import re
 import time
 import unicodedata
-import zipfile
 from collections import Counter
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from coursekit.data import data_root, download
+from coursekit.data import data_root, eng_fra_path, glove_path  # noqa: F401 (the notebook imports them from here)
 
 
 
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>"]
-
-# d2l.ai mirrors the files we need and publishes their SHA-1 (d2l-en, `d2l.DATA_HUB`).
-D2L_URL = "http://d2l-data.s3-accelerate.amazonaws.com/"
-GLOVE_ZIP, GLOVE_SHA1 = "glove.6B.100d.zip", "cd43bfb07e44e6f27cbcc7bc9ae3d80284fdaf5a"
-FRA_ENG_ZIP, FRA_ENG_SHA1 = "fra-eng.zip", "94646ad1522d915e7b0f9296181140edcf86a4f5"
-
-
-def download_sha1(url: str, path: Path, sha1: str) -> Path:
-    """``path``, downloading it from ``url`` first if it is missing, and checking its SHA-1."""
-    return download(url, path, sha1, "sha1")
-
-
-def _unzipped(archive: Path, member_suffix: str) -> Path:
-    """The member of ``archive`` whose name ends with ``member_suffix``, extracted beside it."""
-    with zipfile.ZipFile(archive) as zipped:
-        name = next(n for n in zipped.namelist() if n.endswith(member_suffix))
-        target = archive.parent / name
-        if not target.exists():
-            zipped.extract(name, archive.parent)
-    return target
-
 
 # ---------------------------------------------------------------------------------------------
 # MNIST digits
@@ -69,13 +48,14 @@ def one_digit_per_class(images: torch.Tensor, labels: torch.Tensor, seed: int) -
 def mnist_targets_and_sources(smoke: bool, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Two disjoint draws of one digit per class from MNIST's test split: (targets, sources).
 
-    In smoke mode, a small generated data set in the real IDX format is written first."""
+    In smoke mode, a small generated data set in the real IDX format is written first, in its own
+    folder (``<data root>/smoke``), so that a real run never reads generated files."""
     from coursekit.data import load_mnist, write_fake_mnist
 
-    root = data_root()
+    root = data_root() / ("smoke" if smoke else "")
     if smoke:
         write_fake_mnist("mnist", root, n_train=20, n_test=200, seed=seed)
-    images, labels = load_mnist("mnist", "test", root)
+    images, labels = load_mnist("mnist", "test", root, download_missing=not smoke, check=not smoke)
     return one_digit_per_class(images, labels, seed), one_digit_per_class(images, labels, seed + 1)
 
 
@@ -119,13 +99,6 @@ def plot_image_grid(images: torch.Tensor, titles, title: str = ""):
 
 # ---------------------------------------------------------------------------------------------
 # GloVe
-
-
-def glove_path(root: Path | None = None) -> Path:
-    """The 100-dimensional GloVe 6B vectors in GloVe's text format, downloaded (with SHA-1) when missing."""
-    folder = Path(root or data_root()) / "glove"
-    archive = download_sha1(D2L_URL + GLOVE_ZIP, folder / GLOVE_ZIP, GLOVE_SHA1)
-    return _unzipped(archive, "vec.txt")
 
 
 def write_fake_glove(path: Path, words, dim: int = 16, seed: int = 0) -> Path:
@@ -177,13 +150,6 @@ def filter_pairs(pairs, max_length: int = MAX_LENGTH, prefixes=ENG_PREFIXES) -> 
     """The tutorial's filter: both sides shorter than ``max_length`` words, English starting with a prefix."""
     return [(fra, eng) for fra, eng in pairs
             if len(fra.split(" ")) < max_length and len(eng.split(" ")) < max_length and eng.startswith(prefixes)]
-
-
-def eng_fra_path(root: Path | None = None) -> Path:
-    """The English-French pairs (tab-separated, English first), downloaded (with SHA-1) when missing."""
-    folder = Path(root or data_root()) / "fra-eng"
-    archive = download_sha1(D2L_URL + FRA_ENG_ZIP, folder / FRA_ENG_ZIP, FRA_ENG_SHA1)
-    return _unzipped(archive, "fra.txt")
 
 
 _SUBJECTS = [("I am", "Je suis"), ("I'm", "Je suis"), ("He is", "Il est"), ("He's", "Il est"),

@@ -13,17 +13,13 @@ from pathlib import Path
 
 import torch
 
-from coursekit.data import data_root, download
-
-TINY_SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
-TINY_SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+from coursekit.data import TINY_SHAKESPEARE, data_root, locate
 PAD, UNK = "<pad>", "<unk>"  # ids 0 and 1 in every vocabulary of this assignment
 
 
 def tiny_shakespeare(root: Path | None = None) -> Path:
-    """Path of Tiny Shakespeare's ``input.txt``, downloaded first if missing; its SHA-256 is checked."""
-    path = Path(root or data_root()) / "tinyshakespeare" / "input.txt"
-    return download(TINY_SHAKESPEARE_URL, path, TINY_SHAKESPEARE_SHA256, "sha256")
+    """Path of Tiny Shakespeare's ``input.txt`` (or its .gz, unpacked), downloaded with its SHA-256 if missing."""
+    return locate(TINY_SHAKESPEARE, root or data_root(), unpacked=True)
 
 
 SPEAKERS = ["First Citizen", "MENENIUS", "CORIOLANUS", "ROMEO", "JULIET", "KING RICHARD III", "All", "Nurse"]
