@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -27,9 +28,18 @@ def cmd_build(args) -> int:
         target = write_release(suite, handout_files(suite))
         suites.append(suite)
         print(f"built {slug}: assignments/{slug}/ and {target.relative_to(Path.cwd()) if target.is_relative_to(Path.cwd()) else target}/")
+        for line in heldout_lines(suite):
+            print(f"  {line}")
     for warning in placeholder_warnings(suites):
         print(f"warning: {warning}", file=sys.stderr)
     return 0
+
+
+def heldout_lines(suite) -> list[str]:
+    """What judges each trained model of ``suite`` in the release just built."""
+    from autograder.heldout import heldout_names, heldout_source
+
+    return [f"held-out {name}: {heldout_source(suite.folder, name).what}" for name in heldout_names(suite.folder)]
 
 
 def cmd_build_nbgrader(args) -> int:
@@ -106,6 +116,9 @@ def cmd_demo(args) -> int:
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    top.add_argument("--data", default=None, metavar="DIR",
+                     help="the data root holding the real data sets (default: $KIT_DATA, else ./data); "
+                          "build and grade take the real held-out sets from it")
     verbs = top.add_subparsers(dest="verb", required=True)
     build = verbs.add_parser("build", help=cmd_build.__doc__)
     build.add_argument("slugs", nargs="*", metavar="SLUG")
@@ -148,6 +161,12 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.data:
+        if not os.path.isdir(args.data):
+            print(f"error: --data {args.data}: no such folder; give the folder that holds sentiment140/, MNIST/, ...",
+                  file=sys.stderr)
+            return 2
+        os.environ["KIT_DATA"] = os.path.abspath(args.data)  # one place: the loaders and the held-out sets read it
     try:
         return args.run(args)
     except UserError as error:

@@ -31,8 +31,9 @@ def placeholder_warnings(suites: list[Suite]) -> list[str]:
                         "the handout; set it to where you host release/<slug>/<slug>-handout.zip, then build again")
     for suite in suites:
         for name in samples_in_use(suite.folder):
-            warnings.append(f"{suite.slug}: the held-out data is the generated sample heldout/sample_{name}; put the "
-                            f"real file at autograder/suites/{suite.slug}/heldout/{name} before grading students")
+            warnings.append(f"{suite.slug}: the held-out data is the generated sample heldout/sample_{name}: point "
+                            f"--data (or KIT_DATA) at the real data sets, or put your own file at "
+                            f"autograder/suites/{suite.slug}/heldout/{name}, before grading students")
     return warnings
 
 

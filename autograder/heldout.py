@@ -27,6 +27,9 @@ from coursekit.data import DataUnavailable, data_root
 from coursekit.testing import CheckFailed, call, describe, expect
 
 
+BAR_PHRASE = "on the autograder's held-out data is"  # in every bar's failure message: verify looks for it
+
+
 @dataclass(frozen=True)
 class RealSource:
     """Where a held-out file's real default comes from: ``fetch(data_root)`` returns a file in the
@@ -100,7 +103,7 @@ def judge_predictions(sub, predictor: str, inputs: Any, targets: Any, *, metric:
     else:
         passed = value >= bar if higher_is_better else value <= bar
         relation = "at least" if higher_is_better else "at most"
-    expect(passed, f"{label} on the autograder's held-out data is {value:.4g}; the bar is {relation} {bar:g}")
+    expect(passed, f"{label} {BAR_PHRASE} {value:.4g}; the bar is {relation} {bar:g}")
     return value
 
 

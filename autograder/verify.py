@@ -2,7 +2,9 @@
 
 * the committed student notebook and manifest (``assignments/<slug>/``) are exactly what ``build``
   would write;
-* the master gets full marks on every autograded test;
+* the master gets full marks on every autograded test; where a trained model is judged on a real
+  held-out set, a reference model below the bar is reported (the homework's bar may be out of
+  reach of the CPU-trained reference: ``benchmarks/results/reference.md``), not failed;
 * the student stub gets 0 on every autograded test.
 
 It also warns (without failing) about placeholders left for the semester: the example
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from autograder.course import placeholder_warnings
 from autograder.grade import grade_submission
+from autograder.heldout import BAR_PHRASE, samples_in_use
 from autograder.release import generated_files
 from autograder.suite import load_suite, resolve_slugs
 
@@ -33,8 +36,14 @@ def verify_suite(slug: str) -> list[str]:
     problems = [f"assignments/{slug}/{name} is out of date: run `python -m autograder build {slug}`"
                 for name in stale]
     master = grade_submission(suite, suite.master_path)
+    judged_on_real_data = not samples_in_use(suite.folder)
     for test in master["tests"]:
-        if test["score"] < test["max_score"]:
+        if test["score"] >= test["max_score"]:
+            continue
+        if judged_on_real_data and BAR_PHRASE in test["output"]:
+            print(f"note: {slug}: the reference model is below the bar on the real held-out data "
+                  f"('{test['name']}'): {test['output']}")
+        else:
             problems.append(f"master loses points on '{test['name']}': {test['output']}")
     stub = grade_submission(suite, suite.handout_dir / f"{slug}.ipynb")
     for test in stub["tests"]:

@@ -398,7 +398,7 @@ def glove_in(folder: Path, size: int) -> Path | None:
     if d2l_zip.exists():
         download("", d2l_zip, GLOVE_D2L_SHA1.get(size), "sha1")  # present: only checked
         return extract(d2l_zip, "vec.txt", writable_folder(folder) / f"glove.6B.{size}d.txt")
-    if stanford_zip.exists():
+    if stanford_zip.exists() and f"glove.6B.{size}d.txt" in zipfile.ZipFile(stanford_zip).namelist():
         return extract(stanford_zip, f"glove.6B.{size}d.txt", writable_folder(folder) / f"glove.6B.{size}d.txt")
     return None
 
