@@ -148,3 +148,49 @@ def test_without_the_data_the_sample_judges_and_every_report_says_so(tmp_path, m
     monkeypatch.delenv("KIT_HELDOUT", raising=False)
     results = grade("rnn", KIT_ROOT / "solutions" / "rnn.ipynb", tmp_path / "results.json")
     assert "generated sample" in results["output"]
+
+
+# --- a master's real training path, on a slice of the real files ---------------------------------
+
+def slice_of_real_data(real_data, folder, tweets_per_class: int = 150, glove_words: int = 20_000):
+    """A data root in the real formats holding a few hundred real tweets (gzipped, as the real
+    root has them) and the most frequent GloVe words: the real loaders, at CI speed."""
+    with gzip.open(real_data / "sentiment140" / f"{data.SENTIMENT140_TRAIN}.gz", "rt", encoding="latin-1",
+                   newline="") as stream:
+        rows = list(csv.reader(stream))
+    picked = [row for label in ("0", "4") for row in [r for r in rows if r[0] == label][:: 5][:tweets_per_class]]
+    (folder / "sentiment140").mkdir(parents=True)
+    with gzip.open(folder / "sentiment140" / f"{data.SENTIMENT140_TRAIN}.gz", "wt", encoding="latin-1",
+                   newline="") as stream:
+        csv.writer(stream, quoting=csv.QUOTE_ALL).writerows(picked)
+    (folder / "glove").mkdir()
+    with gzip.open(real_data / "glove" / "glove.6B.50d.top100k.txt.gz", "rt", encoding="utf-8") as source, \
+            open(folder / "glove" / "glove.6B.50d.slice.txt", "w", encoding="utf-8") as sink:
+        sink.writelines(line for _, line in zip(range(glove_words), source))
+    return folder
+
+
+def test_the_rnn_master_trains_in_full_mode_on_a_slice_of_the_real_files(real_data, tmp_path, monkeypatch):
+    import sys
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    from autograder.suite import load_suite
+
+    sys.path.insert(0, str(KIT_ROOT / "benchmarks"))
+    from common import stage_master
+
+    root = slice_of_real_data(real_data, tmp_path / "data")
+    notebook_path, _ = stage_master(load_suite("rnn"), tmp_path / "run")
+    notebook = nbformat.read(str(notebook_path), as_version=4)
+    env = {name: value for name, value in __import__("os").environ.items() if name != "KIT_SMOKE"}
+    env |= {"KIT_DATA": str(root), "KIT_CACHE": str(tmp_path / "cache"), "MPLBACKEND": "Agg"}
+    NotebookClient(notebook, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path / "run")}}).execute(env=env)
+    printed = "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+                      for output in cell.get("outputs", []))
+    assert "smoke mode: False" in printed and "300 tweets, 50.0% positive" in printed
+    assert "GloVe (50d) covers" in printed and "test accuracy:" in printed and "(sentiment140)" in printed
+    checkpoint = __import__("torch").load(tmp_path / "run" / "rnn_checkpoint.pt", weights_only=True)
+    assert checkpoint["config"]["embed_dim"] == 50

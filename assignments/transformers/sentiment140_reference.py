@@ -16,6 +16,7 @@ import torch
 
 MENTION = re.compile(r"@\w+")
 URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+WORD = re.compile(r"[\w']+|[^\w\s]")
 LABELS = {0: 0, 4: 1}  # sentiment140's polarity: 0 negative, 4 positive (2, neutral, is dropped)
 
 
@@ -26,6 +27,13 @@ def clean_tweet(text: str) -> str:
     text = URL.sub(" ", text)
     text = MENTION.sub(" ", text)
     return " ".join(text.lower().split())
+
+
+def tweet_words(text: str) -> list[str]:
+    """The words and punctuation marks of a cleaned tweet, as the rnn assignment's model reads them:
+    "@bob I LOVE it!!" -> ["i", "love", "it", "!", "!"]. Splitting off punctuation lets "it." and
+    "it" share one embedding (and one GloVe vector)."""
+    return WORD.findall(clean_tweet(text))
 
 
 def load_sentiment140(path: str | Path) -> tuple[list[str], list[int]]:
