@@ -11,7 +11,8 @@ Where the held-out data comes from, first found:
 1. the instructor's file ``autograder/suites/<slug>/heldout/<name>`` (never committed; ``build``
    also puts the real file of 2. there inside the release's autograder.zip);
 2. the real held-out set, from the data root (``KIT_DATA``, ``--data``): for the "85% test", the
-   official sentiment140 test file's 359 positive and negative tweets (``REAL_SOURCES``);
+   official sentiment140 test file's 359 positive and negative tweets; for gnn, the 20% of
+   WikipediaNetwork chameleon's pages that the handout's loader leaves out (``REAL_SOURCES``);
 3. the committed generated sample ``heldout/sample_<name>``: for the kit's own fast tests (which
    ask for it with ``KIT_HELDOUT=sample``) and machines without the data. Every results.json graded
    on it says so, and ``build`` and ``verify`` warn.
@@ -45,10 +46,21 @@ def official_sentiment140_test(root: Path) -> Path:
     return sentiment140_csv(root, test=True, download_missing=False)
 
 
+def chameleon_heldout(root: Path) -> Path:
+    """gnn's held-out file, built (once, under the cache) from ``<root>/wikipedia/chameleon/raw/chameleon.npz``
+    by the handout's own ``gnn_data``, which leaves the same pages out of the students' graph."""
+    from autograder.suite import import_helper, load_suite
+
+    return import_helper(load_suite("gnn"), "gnn_data").heldout_file(root / "wikipedia", "chameleon")
+
+
 REAL_SOURCES: dict[str, RealSource] = {
     "sentiment140_heldout.csv": RealSource(
         "the official sentiment140 test file (testdata.manual.2009.06.14.csv: 359 positive or negative tweets)",
         official_sentiment140_test),
+    "wikipedia_heldout.npz": RealSource(
+        "WikipediaNetwork chameleon's held-out 20% (455 of its 2,277 pages, which the handout's loader leaves out)",
+        chameleon_heldout),
 }
 
 

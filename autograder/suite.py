@@ -142,6 +142,12 @@ def _import_helper(path: Path) -> None:
     spec.loader.exec_module(module)
 
 
+def import_helper(suite: "Suite", name: str):
+    """A suite's handout helper module (``gnn_data``), imported by its plain name as the tests do."""
+    _import_helper(suite.helper_files()[f"{name}.py"])
+    return sys.modules[name]
+
+
 def load_suite(slug: str) -> Suite:
     """The suite of ``slug``, or a one-line error listing the slugs there are."""
     folder = SUITES_DIR / slug

@@ -52,6 +52,17 @@ def real_data(monkeypatch) -> Path:
     return REAL_DATA_ROOT
 
 
+SAMPLE_MODELS = KIT_ROOT / "tests" / "sample_models"
+
+
+def sample_stand_in(path: Path) -> Path:
+    """The file the fast tests use in place of ``path``, a model trained on the real data, which the
+    generated held-out sample cannot judge: ``tests/sample_models/<its path in the repository>``, a
+    smoke-trained model (``make_sample_models.py`` there), when there is one; else ``path``."""
+    stand_in = SAMPLE_MODELS / Path(path).resolve().relative_to(KIT_ROOT)
+    return stand_in if stand_in.exists() else Path(path)
+
+
 def handout_on_path(slug: str) -> Path:
     """Make the handout's own helper modules importable by their plain names, as they are beside
     the student's notebook (the one place tests put a handout on ``sys.path``); returns its folder."""

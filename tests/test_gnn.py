@@ -1,8 +1,13 @@
 """The gnn tests catch realistic mistakes and accept other correct answers."""
 import pytest
+from conftest import KIT_ROOT, handout_on_path, sample_stand_in
 from variants import coverage_gaps, messages, scores
 
 SLUG = "gnn"
+# These tests judge predict_node_targets on the generated held-out sample (conftest: KIT_HELDOUT=sample),
+# on which the master's gnn_model.pt, trained on chameleon, cannot be judged: every variant loads the
+# smoke-trained stand-in instead (tests/sample_models/). The real-data tests at the end do not.
+ON_SAMPLE = f"MODEL_PATH = {str(sample_stand_in(KIT_ROOT / 'solutions' / 'gnn_model.pt'))!r}\n"
 
 # Each bug is what a student plausibly writes; the graded name it breaks must lose points.
 BUGS = {
@@ -295,7 +300,7 @@ def predict_node_targets(graph):
 
 
 def test_the_master_earns_every_point():
-    assert all(got == possible for got, possible in scores(SLUG).values())
+    assert all(got == possible for got, possible in scores(SLUG, ON_SAMPLE).values())
 
 
 def test_every_graded_name_has_three_bugs_and_two_alternatives():
@@ -304,15 +309,15 @@ def test_every_graded_name_has_three_bugs_and_two_alternatives():
 
 @pytest.mark.parametrize("name,bug", [(n, b) for n, bugs in BUGS.items() for b in bugs])
 def test_a_realistic_bug_loses_points(name, bug):
-    got, possible = scores(SLUG, BUGS[name][bug], only=name)[name]
+    got, possible = scores(SLUG, ON_SAMPLE + BUGS[name][bug], only=name)[name]
     assert got < possible, f"{name} with the bug '{bug}' kept all {possible} points"
 
 
 @pytest.mark.parametrize("name,alternative", [(n, a) for n, alts in ALTERNATIVES.items() for a in alts])
 def test_an_alternative_correct_answer_keeps_full_marks(name, alternative):
     source = ALTERNATIVES[name][alternative]
-    got, possible = scores(SLUG, source, only=name)[name]
-    assert got == possible, messages(SLUG, source, name)
+    got, possible = scores(SLUG, ON_SAMPLE + source, only=name)[name]
+    assert got == possible, messages(SLUG, ON_SAMPLE + source, name)
 
 
 @pytest.mark.parametrize("bug,expected", [
@@ -342,5 +347,31 @@ def test_split_and_component_messages_say_where_to_look():
 
 
 def test_a_constant_predictor_misses_the_bar():
-    found = messages(SLUG, BUGS["predict_node_targets"]["a constant"], "predict_node_targets")
+    found = messages(SLUG, ON_SAMPLE + BUGS["predict_node_targets"]["a constant"], "predict_node_targets")
     assert any("held-out" in m and "the bar is at most" in m for m in found), found
+
+
+def test_on_the_sample_a_failure_says_it_was_judged_on_generated_data():
+    found = messages(SLUG, ON_SAMPLE + BUGS["predict_node_targets"]["an untrained model"], "predict_node_targets")
+    assert any("the kit's generated stand-in for chameleon" in m for m in found), found
+
+
+def test_on_real_data_the_shipped_model_passes_the_heldout_bar(real_data):
+    got, possible = scores(SLUG, only="predict_node_targets")["predict_node_targets"]  # solutions/gnn_model.pt
+    assert got == possible, messages(SLUG, "", "predict_node_targets")
+
+
+def test_on_real_data_the_best_constant_fails_the_heldout_bar(real_data):
+    from autograder.heldout import heldout_source
+
+    handout_on_path(SLUG)
+    from gnn_data import read_heldout_npz
+
+    source = heldout_source(KIT_ROOT / "autograder" / "suites" / SLUG, "wikipedia_heldout.npz")
+    assert source.kind == "real", source
+    _, targets, scored = read_heldout_npz(source.path)
+    median = float(targets[scored].median())  # the constant the bar is measured against
+    constant = f"def predict_node_targets(graph):\n    return torch.full((graph['x'].shape[0],), {median!r})"
+    found = messages(SLUG, constant, "predict_node_targets")
+    assert any("held-out" in m and "the bar is at most" in m for m in found), found
+    assert not any("generated" in m for m in found), found

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import KIT_ROOT, grade, unpack_handout
+from conftest import KIT_ROOT, grade, sample_stand_in, unpack_handout
 from nbclient import NotebookClient
 
 from autograder.suite import available_slugs
@@ -24,10 +24,11 @@ STANDINS = KIT_ROOT / "tests" / "standins"
 
 
 def finished_work(slug: str) -> tuple[Path, list[Path]]:
-    """A full-credit notebook of ``slug`` from examples/, and the trained files beside it."""
+    """A full-credit notebook of ``slug`` from examples/, and the trained files beside it (those
+    trained on real data replaced by their stand-ins for the generated held-out samples)."""
     folder = KIT_ROOT / "examples" / slug / "full_credit"
     if folder.is_dir():
-        return folder / f"{slug}.ipynb", sorted(p for p in folder.iterdir() if p.suffix != ".ipynb")
+        return folder / f"{slug}.ipynb", sorted(sample_stand_in(p) for p in folder.iterdir() if p.suffix != ".ipynb")
     return KIT_ROOT / "examples" / slug / "full_credit.ipynb", []
 
 

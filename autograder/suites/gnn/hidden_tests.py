@@ -8,19 +8,21 @@ import ast
 from pathlib import Path
 
 import torch
-from gnn_data import read_graph_npz
+from gnn_data import read_heldout_npz
 # PyG takes seconds to import. The grader starts the submission's process before it loads this file,
 # so importing PyG here overlaps with that process's own start instead of adding to the grading time.
 from torch_geometric.datasets import KarateClub
 from torch_geometric.nn import GraphConv
 
-from autograder.heldout import heldout_path, judge_predictions
-from coursekit.testing import CheckFailed, expect, expect_close, expect_equal, tensor_of, test
+from autograder.heldout import heldout_source, judge_predictions
+from coursekit.testing import CheckFailed, StudentCodeError, expect, expect_close, expect_equal, tensor_of, test
 
 SUITE = Path(__file__).resolve().parent
-HELDOUT_FILE = "wikipedia_heldout.npz"  # heldout/<this> if the instructor put it there, else heldout/sample_<this>
-# predict_node_targets passes when its MAE is at most this fraction of the MAE of the best constant
-# (the median of the held-out targets): a trained model clears it, a constant cannot.
+# The instructor's heldout/<this>, else the held-out 20% of the real chameleon graph from the data root,
+# else the generated heldout/sample_<this> (autograder.heldout.heldout_source).
+HELDOUT_FILE = "wikipedia_heldout.npz"
+# predict_node_targets passes when its MAE on the held-out pages is at most this fraction of the MAE of
+# the best constant (the median of their targets): a trained model clears it, a constant cannot.
 BAR_FRACTION = 0.75
 
 
@@ -423,24 +425,40 @@ def mae_float(sub):
 
 
 # ----------------------------------------------------------------------------------------------
-# predict_node_targets: the trained model, judged on a held-out graph
+# predict_node_targets: the trained model, judged on the held-out pages
 
 
-def mae_of_predictions(predictions, targets):
+def scored_mae(predictions, targets, scored):
+    """MAE of ``predictions`` (one per node of the held-out graph) on the nodes of ``scored``."""
     predictions = tensor_of(predictions, "predict_node_targets(graph)")
     expect(predictions.numel() == targets.numel(),
            f"predict_node_targets returned {predictions.numel()} values for a graph of {targets.numel()} nodes; "
            "return one prediction per node, shape (N,)")
     predictions = predictions.reshape(-1).to(torch.float64)
-    if not bool(torch.isfinite(predictions).all()):
+    if not bool(torch.isfinite(predictions[scored]).all()):
         raise CheckFailed("predict_node_targets returned NaN or infinite values")
-    return float(torch.nn.functional.l1_loss(predictions, targets.reshape(-1).to(torch.float64)))
+    return float(torch.nn.functional.l1_loss(predictions[scored], targets.reshape(-1)[scored].to(torch.float64)))
 
 
-@test("predict_node_targets", f"MAE on the autograder's held-out graph is at most {BAR_FRACTION} of the "
+SAMPLE_NOTE = ("judged on heldout/{name}, the kit's generated stand-in for chameleon, on which a model trained on "
+               "chameleon cannot be judged: put chameleon.npz in <data root>/wikipedia/chameleon/raw to judge it "
+               "on the real held-out pages")
+
+
+@test("predict_node_targets", f"MAE on the autograder's held-out pages is at most {BAR_FRACTION} of the "
       "best constant guess's", points=5)
 def predictor_heldout(sub):
-    graph, targets = read_graph_npz(heldout_path(SUITE, HELDOUT_FILE))
-    constant = float((targets - targets.median()).abs().mean())
-    judge_predictions(sub, "predict_node_targets", graph, targets, metric=mae_of_predictions,
-                      bar=BAR_FRACTION * constant, higher_is_better=False, label="held-out MAE")
+    # The whole graph goes in (x and edge_index of every page); only the held-out pages are scored,
+    # and their targets never leave this process.
+    source = heldout_source(SUITE, HELDOUT_FILE)
+    graph, targets, scored = read_heldout_npz(source.path)
+    constant = float((targets[scored] - targets[scored].median()).abs().mean())
+    try:
+        judge_predictions(sub, "predict_node_targets", graph, targets,
+                          metric=lambda predictions, target: scored_mae(predictions, target, scored),
+                          bar=BAR_FRACTION * constant, higher_is_better=False, label="held-out MAE")
+    except (CheckFailed, StudentCodeError) as failure:
+        if source.kind != "sample":
+            raise
+        said = str(failure) if isinstance(failure, CheckFailed) else f"your code raised {failure}"
+        raise CheckFailed(f"{said} ({SAMPLE_NOTE.format(name=source.path.name)})") from None
