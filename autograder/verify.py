@@ -36,15 +36,13 @@ def verify_suite(slug: str) -> list[str]:
     problems = [f"assignments/{slug}/{name} is out of date: run `python -m autograder build {slug}`"
                 for name in stale]
     master = grade_submission(suite, suite.master_path)
-    judged_on_real_data = not samples_in_use(suite.folder)
     for test in master["tests"]:
-        if test["score"] >= test["max_score"]:
-            continue
-        if judged_on_real_data and BAR_PHRASE in test["output"]:
-            print(f"note: {slug}: the reference model is below the bar on the real held-out data "
-                  f"('{test['name']}'): {test['output']}")
-        else:
-            problems.append(f"master loses points on '{test['name']}': {test['output']}")
+        if test["score"] < test["max_score"]:
+            shortfall = trained_model_shortfall(suite, test)
+            if shortfall:
+                print(f"note: {slug}: {shortfall} ('{test['name']}'): {test['output']}")
+            else:
+                problems.append(f"master loses points on '{test['name']}': {test['output']}")
     stub = grade_submission(suite, suite.handout_dir / f"{slug}.ipynb")
     for test in stub["tests"]:
         if test["score"] > 0:
@@ -53,6 +51,22 @@ def verify_suite(slug: str) -> list[str]:
     print(f"{slug}: master {master['score']:g}/{total:g} in {master['execution_time']:.1f} s, "
           f"stub {stub['score']:g}/{total:g}, handout {'out of date' if stale else 'in sync'}")
     return problems
+
+
+def trained_model_shortfall(suite, test: dict) -> str:
+    """Why a test of the master's trained model may fail without the kit being wrong, or "".
+
+    On the real held-out set, a reference trained on this CPU can fall short of the homework's bar
+    (reported, with the figures in benchmarks/results/reference.md). On the generated sample, a
+    model trained on the real data may not even read the sample (gnn's features differ): the kit's
+    own tests judge the sample with smoke-trained stand-ins instead (tests/sample_models/)."""
+    if test["name"].split(":")[0] not in suite.required_files.values():
+        return ""
+    if samples_in_use(suite.folder):
+        return "the shipped model, trained on the real data, was judged on the generated sample"
+    if BAR_PHRASE in test["output"]:
+        return "the reference model is below the bar on the real held-out data"
+    return ""
 
 
 def verify(slugs: list[str]) -> bool:
