@@ -2,9 +2,11 @@
 
 A spec says which data files the master needs (each with the handout's own fetch function, which
 downloads where there is internet and otherwise says where to put the file), which cell trains
-which model (the cell that assigns a variable), the harvest cell appended to the master (it
-collects the master's own results into ``metrics.json``), and how those metrics become rows of
-the results table. The models are the masters' own: nothing here re-implements them.
+which model (the cell that assigns a variable) and which share of the time budget it had (the
+name the master gives its ``coursekit.budget`` deadline), the metrics to record (expressions in
+the master's namespace, recorded after every cell as soon as they can be evaluated, so a run that
+dies keeps what it measured), and how those metrics become rows of the results table. The models
+are the masters' own: nothing here re-implements them.
 """
 from __future__ import annotations
 
@@ -23,15 +25,16 @@ class Row:
     result: str
     compare_with: str = ""
     trained_by: str = ""  # the variable whose cell trains the model; its wall time is reported
+    loop: str = ""  # the training loop's name in the master's coursekit.budget deadline: its share of the budget
 
 
 @dataclass(frozen=True)
 class ReferenceSpec:
     slug: str
     requirements: Callable[[], list[Requirement]]  # imported lazily: the helpers import torch
-    harvest: str  # code run in the master's kernel after the master; it defines `metrics` (a dict)
-    rows: Callable[[dict], list[Row]]
-    samples: bool = False  # the harvest also saves generated images (samples.pt) to judge
+    metrics: dict[str, str]  # name -> expression in the master's namespace, recorded after every cell
+    rows: Callable[[dict], list[Row]]  # the rows whose metrics were recorded (all of them when the master ran through)
+    samples: str = ""  # code run after the master that saves generated images (samples.pt) for the script to judge
 
 
 def percent(value: float) -> str:
@@ -55,13 +58,15 @@ def rnn_requirements() -> list[Requirement]:
 
 
 def rnn_rows(m: dict) -> list[Row]:
+    if "test_accuracy" not in m:
+        return []
     return [Row("LSTM (SentimentRNN)", "sentiment140 test accuracy (20% split)", percent(m["test_accuracy"]),
-                "bar: 85%", trained_by="history")]
+                "bar: 85%", trained_by="history", loop="SentimentRNN")]
 
 
 RNN = ReferenceSpec(
     "rnn", rnn_requirements,
-    harvest='metrics = {"test_accuracy": test_accuracy, "epochs": len(history["val_acc"])}',
+    metrics={"test_accuracy": "test_accuracy", "epochs": 'len(history["val_acc"])'},
     rows=rnn_rows)
 
 
@@ -75,19 +80,22 @@ def attention_requirements() -> list[Requirement]:
 
 
 def attention_rows(m: dict) -> list[Row]:
+    if "bleu" not in m:
+        return []
     rows = []
-    for model, trained_by in (("Transformer", "transformer_losses"), ("RNN + attention (tutorial)", "rnn_losses")):
+    for model, trained_by, loop in (("Transformer", "transformer_losses", "Transformer"),
+                                    ("RNN + attention (tutorial)", "rnn_losses", "RNN + attention")):
         for decoding in ("greedy", "beam 4"):
             rows.append(Row(f"{model}, {decoding}", f"BLEU on {m['sentences']} held-out pairs",
                             f"{m['bleu'][f'{model}|{decoding}']:.2f}",
-                            "the RNN rows" if model == "Transformer" else "", trained_by))
+                            "the RNN rows" if model == "Transformer" else "", trained_by, loop))
     return rows
 
 
 ATTENTION = ReferenceSpec(
     "attention", attention_requirements,
-    harvest=('metrics = {"sentences": len(eval_pairs), '
-             '"bleu": {f"{name}|{decoding}": bleu for (name, decoding), (bleu, _) in results.items()}}'),
+    metrics={"sentences": "len(eval_pairs)",
+             "bleu": '{f"{name}|{decoding}": bleu for (name, decoding), (bleu, _) in results.items()}'},
     rows=attention_rows)
 
 
@@ -102,20 +110,24 @@ def transformers_requirements() -> list[Requirement]:
 
 
 def transformers_rows(m: dict) -> list[Row]:
-    return [
-        Row("Transformer encoder classifier", "sentiment140 test accuracy (20% split)",
-            percent(m["transformer_accuracy"]), "bar: 85%", "classifier_seconds"),
-        Row("LSTM, same data and budget", "sentiment140 test accuracy (20% split)", percent(m["lstm_accuracy"]),
-            "the Transformer row", "lstm_seconds"),
-        Row("decoder-only language model", "Tiny Shakespeare validation perplexity (characters)",
-            f"{m['decoder_val_ppl']:.2f}", f"uniform guess: {m['vocabulary'] - 1}", "decoder_losses"),
-    ]
+    rows = []
+    if "transformer_accuracy" in m:
+        rows.append(Row("Transformer encoder classifier", "sentiment140 test accuracy (20% split)",
+                        percent(m["transformer_accuracy"]), "bar: 85%", "classifier_seconds", "Transformer classifier"))
+    if "lstm_accuracy" in m:
+        rows.append(Row("LSTM, same data and budget", "sentiment140 test accuracy (20% split)",
+                        percent(m["lstm_accuracy"]), "the Transformer row", "lstm_seconds", "LSTM classifier"))
+    if "decoder_val_ppl" in m:
+        rows.append(Row("decoder-only language model", "Tiny Shakespeare validation perplexity (characters)",
+                        f"{m['decoder_val_ppl']:.2f}", f"uniform guess: {m['vocabulary'] - 1}", "decoder_losses",
+                        "decoder-only LM"))
+    return rows
 
 
 TRANSFORMERS = ReferenceSpec(
     "transformers", transformers_requirements,
-    harvest=('metrics = {"transformer_accuracy": transformer_accuracy, "lstm_accuracy": lstm_accuracy, '
-             '"decoder_val_ppl": decoder_val_ppl, "vocabulary": len(tokenizer)}'),
+    metrics={"transformer_accuracy": "transformer_accuracy", "lstm_accuracy": "lstm_accuracy",
+             "decoder_val_ppl": "decoder_val_ppl", "vocabulary": "len(tokenizer)"},
     rows=transformers_rows)
 
 
@@ -128,16 +140,20 @@ def gnn_requirements() -> list[Requirement]:
 
 
 def gnn_rows(m: dict) -> list[Row]:
-    return [Row("GNN regressor", "chameleon test MAE (traffic)", f"{m['gnn_mae']:.3f}",
-                f"constant: {m['constant_mae']:.3f}", "gnn_history"),
-            Row("features-only MLP", "chameleon test MAE (traffic)", f"{m['mlp_mae']:.3f}", "the GNN row",
-                "mlp_history")]
+    rows = []
+    if "gnn_mae" in m and "constant_mae" in m:
+        rows.append(Row("GNN regressor", "chameleon test MAE (traffic)", f"{m['gnn_mae']:.3f}",
+                        f"constant: {m['constant_mae']:.3f}", "gnn_history"))
+    if "mlp_mae" in m:
+        rows.append(Row("features-only MLP", "chameleon test MAE (traffic)", f"{m['mlp_mae']:.3f}", "the GNN row",
+                        "mlp_history"))
+    return rows
 
 
 GNN = ReferenceSpec(
     "gnn", gnn_requirements,
-    harvest=('metrics = {"gnn_mae": gnn_history["test"][-1], "mlp_mae": mlp_history["test"][-1], '
-             '"constant_mae": float(constant_mae)}'),
+    metrics={"gnn_mae": 'gnn_history["test"][-1]', "mlp_mae": 'mlp_history["test"][-1]',
+             "constant_mae": "float(constant_mae)"},
     rows=gnn_rows)
 
 
@@ -147,9 +163,12 @@ def generative_requirements() -> list[Requirement]:
     return idx_files("fashion", "Fashion-MNIST")
 
 
-GENERATIVE_HARVEST = '''
+GENERATIVE_SAMPLES = '''
 import os as _os
+from coursekit.budget import budget_minutes as _budget_minutes
 _count = 100 if SMOKE else 1000
+# 1000 reverse steps for 1000 images take over an hour on a 2-core CPU (for 50, 3 min): with a time budget there, 50
+_ddpm_count = 50 if _budget_minutes() is not None and device.type == "cpu" and not SMOKE else _count
 torch.manual_seed(0)
 _asked_for = torch.arange(10, device=device).repeat_interleave(_count // 10)
 with torch.no_grad():
@@ -159,30 +178,33 @@ with torch.no_grad():
         "conditional GAN": (cond_generator(torch.randn(len(_asked_for), LATENT_DIM, device=device), _asked_for) + 1) / 2,
         "VAE": vae.decode(torch.randn(_count, VAE_LATENT_DIM, device=device))[0],  # the means of p(x|z)
         "DDPM": torch.cat([(ddpm_sample(noise_model, betas, count=n, snapshots=1)[0] + 1) / 2
-                           for n in [250] * (_count // 250) + [_count % 250] if n]),
+                           for n in [250] * (_ddpm_count // 250) + [_ddpm_count % 250] if n]),
     }
 _samples = {name: images.float().clamp(0, 1).cpu() for name, images in _samples.items()}
 torch.save({"images": _samples, "asked_for": _asked_for.cpu()}, _os.path.join(_os.environ["KIT_REFERENCE_OUT"], "samples.pt"))
-metrics = {"samples": _count}
 '''
 
 
 def generative_rows(m: dict) -> list[Row]:
     """Filled in by the script after it has scored the samples (see ``sample_quality``)."""
+    if "quality" not in m:
+        return []
     quality = m["quality"]
     rows = [Row("Fashion-MNIST classifier (the yardstick)", "test accuracy", percent(quality["classifier_accuracy"])),
             Row("real test images", "classifier score", f"{quality['real']:.2f}", "at most 10")]
     trained_by = {"GAN": "gan_history", "conditional GAN": "cgan_history", "VAE": "vae_history",
                   "DDPM": "ddpm_history"}
     for model, variable in trained_by.items():
-        rows.append(Row(model, f"classifier score of {m['samples']} samples", f"{quality[model]:.2f}",
-                        "real test images", variable))
+        count = m["ddpm_samples"] if model == "DDPM" else m["samples"]
+        rows.append(Row(model, f"classifier score of {count} samples", f"{quality[model]:.2f}",
+                        "real test images", variable, model))
     rows.append(Row("conditional GAN", "label agreement (class asked for = class seen)",
-                    percent(quality["agreement"]), "chance: 10%"))
+                    percent(quality["agreement"]), "chance: 10%", loop="conditional GAN"))
     return rows
 
 
-GENERATIVE = ReferenceSpec("generative", generative_requirements, GENERATIVE_HARVEST, generative_rows,
-                           samples=True)
+GENERATIVE = ReferenceSpec("generative", generative_requirements,
+                           metrics={"samples": "_count", "ddpm_samples": "_ddpm_count"}, rows=generative_rows,
+                           samples=GENERATIVE_SAMPLES)
 
 SPECS = {spec.slug: spec for spec in (RNN, ATTENTION, TRANSFORMERS, GNN, GENERATIVE)}

@@ -8,6 +8,8 @@ committed), so a student's notebook and the grader use the same code:
   runs it before the student uploads);
 * :mod:`coursekit.written`: the written answers as a file for Gradescope's hand-graded questions;
 * :mod:`coursekit.data`: the course's data loaders (sentiment140, MNIST, Fashion-MNIST).
+* :mod:`coursekit.budget`: the reference runs' time budget for training loops (``KIT_TRAIN_MINUTES``;
+  unset, it stops nothing).
 
 It depends on the standard library and torch only, and imports nothing from ``autograder``.
 """

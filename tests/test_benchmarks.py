@@ -85,13 +85,14 @@ def test_reference_smoke_draws_a_grid_per_generative_model(smoke_report, smoke_r
 def test_reference_offline_names_each_missing_file_with_its_url_and_place(tmp_path):
     data, results = tmp_path / "data", tmp_path / "results"
     result = run_script("reference.py", "--offline", "--data", str(data), "--results", str(results), timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.returncode == 1, result.stderr[-2000:]  # data is missing
     report = (results / "reference.md").read_text()
     by_slug = sections(report)
     assert set(by_slug) == set(SPECS)
+    assert str(tmp_path) not in report
     for slug, text in by_slug.items():
         assert "Not measured: the data is not here." in text, text
-        assert "could not download http" in text and str(data) in text, text
+        assert "could not download http" in text and "put it at <data root>/" in text, text
         assert "| model |" not in text, f"{slug}: a table in a section with no data"
     assert "sentiment140" in by_slug["rnn"] and "chameleon.npz" in by_slug["gnn"]
     assert sorted(p.name for p in (results / "reference").glob("*.json")) == sorted(f"{s}.json" for s in SPECS)
