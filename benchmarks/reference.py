@@ -69,6 +69,7 @@ class Outcome:
     mode: str  # "real data" or "smoke"
     rows: list[dict] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # one line per data file that could not be had
+    data: list[str] = field(default_factory=list)  # one line per data file used: which copy it is
     error: str = ""  # the master failed: the cell and the exception (the rows measured before it stay)
     seconds: float = 0.0  # the whole master, start to end
     budget_minutes: float | None = None  # --budget: the master's training minutes (KIT_TRAIN_MINUTES)
@@ -96,16 +97,22 @@ def no_downloads():
         urllib.request.urlretrieve, urllib.request.urlopen = saved
 
 
-def missing_data(spec: ReferenceSpec, data_root: Path, offline: bool) -> list[str]:
-    """Fetch each file the master needs; a line for each that cannot be had, saying how to get it."""
+def missing_data(spec: ReferenceSpec, data_root: Path, offline: bool, used: list[str] | None = None) -> list[str]:
+    """Fetch each file the master needs; a line for each that cannot be had, saying how to get it.
+    ``used`` receives a line per file that is there, naming the copy ("a 44k real subset ...")."""
+    from coursekit.data import identify
+
     missing = []
     quiet = contextlib.redirect_stdout(io.StringIO()) if offline else contextlib.nullcontext()  # no "Downloading ..."
     with no_downloads() if offline else contextlib.nullcontext(), quiet:
         for what, fetch in spec.requirements():
             try:
-                fetch(data_root)
+                path = fetch(data_root)
             except Exception as problem:  # the fetchers raise with a message that says what to do
                 missing.append(portable(f"{what}: {problem}", data_root))
+                continue
+            if used is not None and isinstance(path, Path):
+                used.append(f"{what}: {identify(path) or 'a copy without a published checksum'}")
     return missing
 
 
@@ -309,11 +316,11 @@ def run_reference(spec: ReferenceSpec, args, machine: str) -> Outcome:
     """Check the data, run the master, and turn what it recorded into rows, even when it failed."""
     outcome = Outcome(spec.slug, date.today().isoformat(), machine, "smoke" if args.smoke else "real data",
                       budget_minutes=args.budget)
-    run, started = None, time.monotonic()
+    run, started, graded = None, time.monotonic(), []
     try:
         make_helpers_importable(spec.slug)
         if not args.smoke:
-            outcome.missing = missing_data(spec, args.data, args.offline)
+            outcome.missing = missing_data(spec, args.data, args.offline, outcome.data)
             if outcome.missing or args.offline:
                 return outcome
         run_dir = args.runs / spec.slug
@@ -325,6 +332,8 @@ def run_reference(spec: ReferenceSpec, args, machine: str) -> Outcome:
             run.metrics["quality"] = judge_samples(run_dir, args.data, args.smoke, grids)
         elif not run.failure and (unrecorded := sorted(set(spec.metrics) - set(run.metrics))):
             outcome.error = f"it ran through but never defined {', '.join(unrecorded)}"
+        if not run.failure and not args.smoke:
+            graded = heldout_rows(spec.slug, run_dir)
     except KeyboardInterrupt:
         outcome.error, outcome.interrupted = "Ctrl-C", True
     if run is not None:
@@ -332,7 +341,29 @@ def run_reference(spec: ReferenceSpec, args, machine: str) -> Outcome:
         outcome.rows = [asdict(row) | {"seconds": cell_seconds(run.notebook, row.trained_by) if row.trained_by else None,
                                        "budget": budget_note(row.loop, run.metrics.get("budget"))}
                         for row in spec.rows(run.metrics)]
+        outcome.rows += [asdict(row) | {"seconds": None, "budget": ""} for row in graded]
     return outcome
+
+
+def heldout_rows(slug: str, run_dir: Path) -> list[Row]:
+    """What the autograder measures: the run's trained model graded by ``grade`` on the real held-out
+    set of the data root (its leaderboard entries), as a student's submission would be."""
+    from autograder.grade import grade_submission
+    from autograder.heldout import heldout_names, heldout_source
+
+    suite = load_suite(slug)
+    sources = [heldout_source(suite.folder, name) for name in heldout_names(suite.folder)]
+    if not sources or any(source.kind == "sample" for source in sources):
+        return []
+    results = grade_submission(suite, run_dir / f"{slug}.ipynb")
+    bars = {t["name"].split(":")[0]: t for t in results["tests"] if "held-out" in t["name"]}
+    what = "; ".join(source.what for source in sources)
+    rows = []
+    for entry in results.get("leaderboard", []):
+        passed = all(t["score"] >= t["max_score"] for t in bars.values())
+        rows.append(Row(f"the same model, graded by `grade` ({entry['name']})", f"on the autograder's held-out set: {what}",
+                        f"{entry['value']:.4g}", "passes the bar" if passed else "below the bar: the test's points are lost"))
+    return rows
 
 
 def budget_note(loop: str, budget: dict | None) -> str:
@@ -373,6 +404,8 @@ def section(outcome: Outcome) -> list[str]:
     elif outcome.rows and outcome.mode == "real data":
         header += " No time budget: every model trained for its full schedule."
     lines = [f"## {outcome.slug}", "", header, ""]
+    if outcome.data:
+        lines += ["Data: " + "; ".join(outcome.data) + ".", ""]
     if outcome.missing:
         return lines + ["Not measured: the data is not here."] + [f"- {line}" for line in outcome.missing] + [""]
     stopped = "the run was interrupted" if outcome.interrupted else "the master failed"
@@ -450,6 +483,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="kit-reference-") as scratch:
         if args.smoke:
             args.data = Path(scratch) / "data"
+        os.environ["KIT_DATA"] = str(args.data.resolve())  # one data root: the masters' kernels and `grade` read it
         args.runs = (args.runs or (Path(scratch) / "runs" if args.smoke else KIT_ROOT / "reference-runs")).resolve()
         return run_all(args)
 
