@@ -216,3 +216,17 @@ def test_the_rnn_master_trains_in_full_mode_on_a_slice_of_the_real_files(real_da
     assert "GloVe (50d) covers" in printed and "test accuracy:" in printed and "(sentiment140)" in printed
     checkpoint = __import__("torch").load(tmp_path / "run" / "rnn_checkpoint.pt", weights_only=True)
     assert checkpoint["config"]["embed_dim"] == 50
+
+
+def test_the_reference_table_grades_the_trained_model_as_the_autograder_does(real_data, tmp_path):
+    import shutil
+    import sys
+
+    sys.path.insert(0, str(KIT_ROOT / "benchmarks"))
+    from reference import heldout_rows
+
+    for name in ("rnn.ipynb", "rnn_checkpoint.pt"):
+        shutil.copy(KIT_ROOT / "solutions" / name, tmp_path)
+    (row,) = heldout_rows("rnn", tmp_path)
+    assert "official sentiment140 test file" in row.metric and row.compare_with.startswith("below the bar")
+    assert 0.5 < float(row.result) < 0.85

@@ -104,6 +104,7 @@ def install_fake_assignment(monkeypatch, cells: list[str], requirements=()) -> R
     monkeypatch.setattr(reference, "stage_master", stage)
     monkeypatch.setattr(reference, "load_suite", lambda slug: slug)
     monkeypatch.setattr(reference, "make_helpers_importable", lambda slug: None)
+    monkeypatch.setattr(reference, "heldout_rows", lambda slug, run_dir: [])  # a fake assignment has no held-out set
     monkeypatch.setattr(reference, "hardware", lambda: "the test machine")
     return spec
 
