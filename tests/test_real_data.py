@@ -123,18 +123,20 @@ def test_the_default_held_out_tweets_are_the_official_test_files_359(real_data):
             assert sum(row[0] in ("0", "4") for row in csv.reader(stream)) == 359
 
 
-def test_a_checkpoint_trained_on_generated_tweets_fails_the_85_percent_test(real_data, tmp_path):
-    """The full-credit example's GRU, with the files it had when it was trained on 4,000 generated
-    tweets (kept in tests/fixtures): it passes the generated sample, and the real held-out set finds
-    it out."""
+def gru_trained_on_generated_tweets(folder):
+    """The full-credit example's GRU notebook with the files it had when it was trained on 4,000
+    generated tweets (kept in tests/fixtures), as a submission folder."""
     import shutil
 
-    submission = tmp_path / "submission"
-    submission.mkdir()
-    shutil.copy(KIT_ROOT / "examples" / "rnn" / "full_credit" / "rnn.ipynb", submission)
+    folder.mkdir()
+    shutil.copy(KIT_ROOT / "examples" / "rnn" / "full_credit" / "rnn.ipynb", folder)
     for trained in (KIT_ROOT / "tests" / "fixtures" / "rnn_trained_on_generated_tweets").iterdir():
-        shutil.copy(trained, submission)
-    results = grade("rnn", submission, tmp_path / "results.json")
+        shutil.copy(trained, folder)
+    return folder
+
+
+def test_a_checkpoint_trained_on_generated_tweets_fails_the_85_percent_test(real_data, tmp_path):
+    results = grade("rnn", gru_trained_on_generated_tweets(tmp_path / "submission"), tmp_path / "results.json")
     test = next(t for t in results["tests"] if t["name"] == EIGHTY_FIVE)
     board = {entry["name"]: entry["value"] for entry in results["leaderboard"]}
     assert test["score"] == 0 and board["accuracy"] < 0.85, (test, board)
@@ -143,14 +145,7 @@ def test_a_checkpoint_trained_on_generated_tweets_fails_the_85_percent_test(real
 
 def test_the_same_checkpoint_passes_the_generated_sample(tmp_path):
     """Why the sample alone must never judge a class: it cannot tell that model from a real one."""
-    import shutil
-
-    submission = tmp_path / "submission"
-    submission.mkdir()
-    shutil.copy(KIT_ROOT / "examples" / "rnn" / "full_credit" / "rnn.ipynb", submission)
-    for trained in (KIT_ROOT / "tests" / "fixtures" / "rnn_trained_on_generated_tweets").iterdir():
-        shutil.copy(trained, submission)
-    results = grade("rnn", submission, tmp_path / "results.json")
+    results = grade("rnn", gru_trained_on_generated_tweets(tmp_path / "submission"), tmp_path / "results.json")
     assert next(t for t in results["tests"] if t["name"] == EIGHTY_FIVE)["score"] > 0
     assert "generated sample" in results["output"]
 
