@@ -66,6 +66,11 @@ def download(url: str, path: Path, expected: str | None, algorithm: str = "md5")
             raise DataUnavailable(f"could not download {url} ({error}); download it by hand and put it at "
                                   f"{shown(path)}") from None
         partial.rename(path)
+    return checked(path, expected, algorithm)
+
+
+def checked(path: Path, expected: str | None, algorithm: str = "md5") -> Path:
+    """``path``, after checking it against its publisher's checksum (printed when ``expected`` is None)."""
     digest = file_digest(path, algorithm)
     if expected is None:
         print(f"{path.name}: {algorithm} {digest} (pin it to check later loads)")
@@ -405,7 +410,7 @@ def glove_in(folder: Path, size: int) -> Path | None:
             return unpack(path) if path.suffix == ".gz" else path
     d2l_zip, stanford_zip = folder / f"glove.6B.{size}d.zip", folder / "glove.6B.zip"
     if d2l_zip.exists():
-        download("", d2l_zip, GLOVE_D2L_SHA1.get(size), "sha1")  # present: only checked
+        checked(d2l_zip, GLOVE_D2L_SHA1.get(size), "sha1")
         return extract(d2l_zip, "vec.txt", writable_folder(folder) / f"glove.6B.{size}d.txt")
     if stanford_zip.exists() and f"glove.6B.{size}d.txt" in zipfile.ZipFile(stanford_zip).namelist():
         return extract(stanford_zip, f"glove.6B.{size}d.txt", writable_folder(folder) / f"glove.6B.{size}d.txt")
