@@ -112,7 +112,7 @@ def missing_data(spec: ReferenceSpec, data_root: Path, offline: bool, used: list
                 missing.append(portable(f"{what}: {problem}", data_root))
                 continue
             if used is not None and isinstance(path, Path):
-                used.append(f"{what}: {identify(path) or 'a copy without a published checksum'}")
+                used.append(f"{what}: {identify(path) or 'a copy its loader checked'}")
     return missing
 
 

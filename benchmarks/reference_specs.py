@@ -145,7 +145,7 @@ TRANSFORMERS = ReferenceSpec(
 def gnn_requirements() -> list[Requirement]:
     from gnn_data import fetch_raw
 
-    return [("WikipediaNetwork chameleon (chameleon.npz)", lambda root: fetch_raw(root / "wikipedia", "chameleon"))]
+    return [("WikipediaNetwork chameleon (chameleon.npz, its SHA-256 pinned in gnn_data.py)", lambda root: fetch_raw(root / "wikipedia", "chameleon"))]
 
 
 def gnn_rows(m: dict) -> list[Row]:
