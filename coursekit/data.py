@@ -431,27 +431,6 @@ def check_glove(path: Path) -> str:
     return GLOVE_KNOWN.get(file_digest(path), f"GloVe 6B {len(parts) - 1}d")
 
 
-def glove_rows(vocab: list[str], path: Path) -> torch.Tensor:
-    """An embedding matrix ``(len(vocab), d)`` from a GloVe file, to start a model's embeddings from:
-    the word's vector where GloVe has it, random values of GloVe's scale elsewhere, zeros for row 0
-    (padding). ``d`` is the file's (50, 100, ...: whichever the data root has)."""
-    index = {word: row for row, word in enumerate(vocab)}
-    found = {}
-    with open(path, encoding="utf-8") as stream:
-        for line in stream:
-            word, *values = line.rstrip().split(" ")
-            if word in index:
-                found[index[word]] = torch.tensor([float(v) for v in values])
-    if not found:
-        raise ValueError(f"{shown(path)} has none of the vocabulary's words: is it a GloVe file?")
-    vectors = torch.stack(list(found.values()))
-    rows = torch.randn(len(vocab), vectors.shape[1]) * vectors.std()
-    rows[list(found)] = vectors
-    rows[0] = 0.0
-    print(f"GloVe ({vectors.shape[1]}d) covers {len(found):,} of {len(vocab):,} vocabulary words")
-    return rows
-
-
 # ---------------------------------------------------------------------------------------------
 # The English-French pairs of the PyTorch translation tutorial, as d2l.ai packs them
 

@@ -128,10 +128,16 @@ def test_reference_real_mode_runs_the_masters_on_files_in_the_real_formats(tmp_p
 
     handout_on_path("gnn")
     from gnn_data import write_fake_wikipedia
-    from coursekit.data import SENTIMENT140_TRAIN, write_fake_sentiment140
+    from coursekit.data import (NEGATIVE_WORDS, NEUTRAL_WORDS, POSITIVE_WORDS, SENTIMENT140_TEST, SENTIMENT140_TRAIN,
+                                write_fake_sentiment140)
 
     data, results, runs = tmp_path / "data", tmp_path / "results", tmp_path / "runs"
     write_fake_sentiment140(data / "sentiment140" / SENTIMENT140_TRAIN, n=2000, seed=0)
+    write_fake_sentiment140(data / "sentiment140" / SENTIMENT140_TEST, n=100, seed=1, neutral_fraction=0.2)
+    (data / "glove").mkdir()
+    (data / "glove" / "glove.6B.50d.txt").write_text("".join(  # GloVe's text format, 50 dimensions
+        f"{word} " + " ".join(f"{(sum(map(ord, word)) % 97 + k) / 970:.3f}" for k in range(50)) + "\n"
+        for word in POSITIVE_WORDS + NEGATIVE_WORDS + NEUTRAL_WORDS))
     write_fake_wikipedia(data / "wikipedia", "chameleon")
     result = run_script("reference.py", "rnn", "gnn", "--data", str(data), "--results", str(results),
                         "--runs", str(runs))
