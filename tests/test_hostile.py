@@ -552,7 +552,7 @@ def xor_network(x):
         while time.time() < deadline:  # a chain of short-lived processes: each forks and exits
             if os.fork():
                 os._exit(0)
-            libc.prctl(15, b"kitchain", 0, 0, 0)  # PR_SET_NAME: the test looks for it
+            libc.prctl(15, {name!r}, 0, 0, 0)  # PR_SET_NAME: the test looks for it
             try:
                 with open(RESULTS, "w") as stream:
                     stream.write(FAKE)
@@ -578,10 +578,11 @@ def processes_named(name: str) -> list[int]:
 
 def test_a_chain_of_short_lived_processes_does_not_outlive_grading(tmp_path):
     out = tmp_path / "results.json"
-    results = grade_cells(tmp_path, STUB, CHAIN.format(results=str(out)))
+    name = f"kitchain{os.getpid()}"[:15]  # this run's own name: another test run's chain is not this one's
+    results = grade_cells(tmp_path, STUB, CHAIN.format(results=str(out), name=name.encode()))
     assert results["score"] == 0
     for _ in range(20):  # two seconds after grading: no process of the chain, results.json untouched
-        assert processes_named("kitchain") == []
+        assert processes_named(name) == []
         assert json.loads(out.read_text())["score"] == 0
         time.sleep(0.1)
 
