@@ -56,7 +56,7 @@ def cmd_build_nbgrader(args) -> int:
 
 def cmd_grade(args) -> int:
     """Grade one submission, write results.json, print the table."""
-    from autograder import containment
+    from autograder import containment, fork_start
     from autograder.grade import grade_submission
     from autograder.results import grader_failure_results, table, write_json_atomically
     from autograder.suite import load_suite
@@ -72,6 +72,7 @@ def cmd_grade(args) -> int:
         print(box.describe(), file=sys.stderr, flush=True)
     if not box.namespaces:
         containment.become_subreaper()  # a submission's daemons end up as our children, and die with us
+    fork_start.freeze_imported()  # torch is imported by now: no collection walks its objects again
     try:
         document = grade_submission(suite, submission, sandbox_user=args.sandbox_user)
     except UserError:

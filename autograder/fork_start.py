@@ -23,6 +23,7 @@ shares them, so a submission costs one import instead of two. It is safe because
 """
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import signal
@@ -48,6 +49,17 @@ def preload(modules: tuple[str, ...]) -> None:
     ``sys.path`` never holds the submission's folder)."""
     for module in modules:
         importlib.import_module(module)
+    freeze_imported()
+
+
+def freeze_imported() -> None:
+    """Put every object that exists now out of the garbage collector's sight (``gc.freeze``).
+
+    torch's import leaves about a million long-lived objects that each full collection would walk:
+    the first one, triggered by whatever allocates next (parsing the notebook, a child's first
+    test), cost about 0.08 s of every grading. Frozen objects are never collected (they are the
+    libraries' own), and a forked child no longer touches, and so copies, their memory pages."""
+    gc.freeze()
 
 
 class ForkedProcess:
