@@ -39,9 +39,17 @@ def table_rows(section: str) -> list[list[str]]:
 def test_grading_benchmark_smoke_times_the_kit_beside_otter():
     result = run_script("grading.py", "--smoke")
     assert result.returncode == 0, result.stderr[-2000:]
-    row = (rf"\| foundations \| {NUMBER} s \| {NUMBER} s \| {NUMBER} MiB \| {NUMBER} s \(`torch`\) \| "
-           rf"{NUMBER} s \| {NUMBER} MiB \| {NUMBER}× \|")
+    row = (rf"\| foundations \| {NUMBER} s \| {NUMBER} s \| {NUMBER} MiB \| {NUMBER} s \(`torch`\) \| {NUMBER}× \| "
+           rf"{NUMBER} s \(`torch, matplotlib.pyplot`\) \| {NUMBER}× \| {NUMBER} s \| {NUMBER} MiB \| {NUMBER}× \|")
     assert re.search(row, result.stdout), result.stdout
+
+
+def test_otter_in_full_mode_needs_the_real_data_and_says_so_in_one_line(tmp_path):
+    result = run_script("grading.py", "--otter-full", "--data", str(tmp_path / "nowhere"))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"--otter-full runs the masters on the real data sets: point --data (or KIT_DATA) at them "
+        f"(got {tmp_path / 'nowhere'})"]
 
 
 @pytest.fixture(scope="module")
