@@ -56,15 +56,18 @@ def cmd_build_nbgrader(args) -> int:
 
 def cmd_grade(args) -> int:
     """Grade one submission, write results.json, print the table."""
-    from autograder import containment, fork_start
-    from autograder.grade import grade_submission
-    from autograder.results import grader_failure_results, table, write_json_atomically
+    from autograder import containment
     from autograder.suite import load_suite
 
     suite = load_suite(args.slug)
     if args.sandbox_user:
         containment.check_sandbox_user(args.sandbox_user)
     containment.harden_grader()  # not dumpable: its memory is not readable through /proc
+    containment.probe_ahead(KIT_ROOT, args.sandbox_user)  # tries the box while torch is imported
+    from autograder import fork_start
+    from autograder.grade import grade_submission
+    from autograder.results import grader_failure_results, table, write_json_atomically
+
     box = containment.plan_box(KIT_ROOT, args.sandbox_user)
     submission = Path(args.submission)
     if submission.is_dir() or (submission.exists() and submission.suffix in (".zip", ".ipynb")):

@@ -187,17 +187,30 @@ def _init(child: int, keep_fds: tuple[int, int]) -> None:
 
 def probe(box: containment.Box) -> bool:
     """Whether ``box`` can be built here: a box that exits at once, in a throwaway folder."""
-    with tempfile.TemporaryDirectory(prefix="kit-probe-") as scratch:
-        workdir, root = Path(scratch) / "submission", Path(scratch) / "root"
-        workdir.mkdir()
-        root.mkdir()
-        containment.hand_over(workdir, box)
-        read, write = os.pipe()
-        process = start_box(box, workdir, root, {"PATH": "/usr/bin:/bin"}, (read, write), (4096, 10, 1, 64),
-                            serve=lambda: None)
-        os.close(read)
-        os.close(write)
-        return process.wait(timeout=30) == 0
+    return start_probe(box)()
+
+
+def start_probe(box: containment.Box) -> Callable[[], bool]:
+    """Start building ``box`` in a throwaway folder; returns the function that waits for the
+    answer (whether it could be built) and removes the folder."""
+    scratch = tempfile.TemporaryDirectory(prefix="kit-probe-")
+    workdir, root = Path(scratch.name) / "submission", Path(scratch.name) / "root"
+    workdir.mkdir()
+    root.mkdir()
+    containment.hand_over(workdir, box)
+    read, write = os.pipe()
+    process = start_box(box, workdir, root, {"PATH": "/usr/bin:/bin"}, (read, write), (4096, 10, 1, 64),
+                        serve=lambda: None)
+    os.close(read)
+    os.close(write)
+
+    def answer() -> bool:
+        try:
+            return process.wait(timeout=30) == 0
+        finally:
+            scratch.cleanup()
+
+    return answer
 
 
 def _quiet_standard_streams() -> None:

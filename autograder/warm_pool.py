@@ -57,6 +57,7 @@ def serve(slug: str, requests, replies) -> None:
     import autograder.grade  # noqa: F401 - the kit's code, imported once; it loads no test module
     import autograder.results  # noqa: F401
 
+    containment.plan_box(KIT_ROOT)  # tried once here: every forked grader inherits the answer
     fork_start.freeze_imported()  # every forked grader shares these pages and never walks them
     containment.become_subreaper()  # a dead grader's children come to us, and are killed
     _reply(replies, {"ready": True})

@@ -156,3 +156,11 @@ def test_reference_real_mode_runs_the_masters_on_files_in_the_real_formats(tmp_p
         assert "real data" in report[slug] and len(table_rows(report[slug])) == count, report[slug]
         assert (runs / slug / f"{slug}.executed.ipynb").exists()
     assert (runs / "gnn" / "gnn_model.pt").exists()  # the trained files stay with the run, for instructors
+
+
+def test_sandbox_cost_compares_the_strongest_box_with_the_weakest_on_the_same_grader():
+    result = run_script("sandbox_cost.py", "--runs", "1", "--no-write", "foundations")
+    assert result.returncode == 0, result.stderr[-2000:]
+    row = (rf"\| foundations \| {NUMBER} s \| {NUMBER} s \| [+-]{NUMBER} s \| {NUMBER} s \| [+-]{NUMBER} % \|")
+    assert re.search(row, result.stdout), result.stdout
+    assert "Box here: sandbox: " in result.stdout
