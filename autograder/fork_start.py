@@ -176,6 +176,7 @@ def _init(child: int, keep_fds: tuple[int, int]) -> None:
 def probe(box: containment.Box) -> bool:
     """Whether ``box`` can be built here: a box that exits at once, in a throwaway folder."""
     with tempfile.TemporaryDirectory(prefix="kit-probe-") as scratch:
+        os.chmod(scratch, 0o711)  # as grade's scratch folder: a box of another uid, without namespaces, enters it
         workdir, root = Path(scratch) / "submission", Path(scratch) / "root"
         workdir.mkdir()
         root.mkdir()
