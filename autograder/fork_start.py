@@ -194,6 +194,7 @@ def start_probe(box: containment.Box) -> Callable[[], bool]:
     """Start building ``box`` in a throwaway folder; returns the function that waits for the
     answer (whether it could be built) and removes the folder."""
     scratch = tempfile.TemporaryDirectory(prefix="kit-probe-")
+    os.chmod(scratch.name, 0o711)  # as grade's scratch folder: a box of another uid, without namespaces, enters it
     workdir, root = Path(scratch.name) / "submission", Path(scratch.name) / "root"
     workdir.mkdir()
     root.mkdir()
