@@ -6,7 +6,8 @@ namespace. That process builds its file system view, gives up every privilege
 (``containment.enter_box``) and forks the submission's process, which either serves directly (the
 first child of a submission) or execs ``python -m autograder.sandbox_child`` (a restart); PID 1
 stays behind as the namespace's init, reaping orphans. The outer process only waits, and ends
-with the submission's exit status. When the grader kills the outer process's group (or dies), the
+with the submission's exit status; on SIGTERM (the grader's way to end a box) it kills the box's
+first process and still waits for it, so that its exit tells the grader the box is empty. When the grader kills the outer process's group (or dies), the
 box's first process dies with it (``PR_SET_PDEATHSIG``), and with it, by the kernel's hand, every
 process the submission made: nothing can outlive it by racing a sweep.
 
@@ -81,6 +82,21 @@ class ForkedProcess:
                 self.returncode = os.waitstatus_to_exitcode(status)
         return self.returncode
 
+    def exited(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` for the process to end, without reaping it: its pid, and so its
+        process group, stay reserved until ``wait``."""
+        deadline = time.monotonic() + timeout
+        while self.returncode is None:
+            try:
+                if os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is not None:
+                    return True
+            except ChildProcessError:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.002)
+        return True
+
     def wait(self, timeout: float | None = None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.poll() is None:
@@ -125,6 +141,7 @@ def _outer(box, workdir, root, env, keep_fds, limits, serve) -> None:
             os._exit(BOX_FAILED)
     for fd in (*keep_fds, alive_read):
         os.close(fd)  # the grader sees the pipes close when the box dies, not when we do
+    signal.signal(signal.SIGTERM, _killer_of(pid))  # the grader's way to end the box
     while True:
         try:
             _, status = os.waitpid(pid, 0)
@@ -137,6 +154,23 @@ def _outer(box, workdir, root, env, keep_fds, limits, serve) -> None:
         signal.signal(number, signal.SIG_DFL)
         os.kill(os.getpid(), number)
     os._exit(code)
+
+
+def _killer_of(pid: int) -> Callable:
+    """A signal handler that kills ``pid``, through a pidfd where the kernel has them, so that a
+    signal arriving after the process was reaped cannot hit another process given the same pid."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # Linux before 5.3
+        return lambda *_: _quietly(os.kill, pid, signal.SIGKILL)
+    return lambda *_: _quietly(signal.pidfd_send_signal, pidfd, signal.SIGKILL)
+
+
+def _quietly(send: Callable, target: int, number: int) -> None:
+    try:
+        send(target, number)
+    except OSError:  # already gone
+        pass
 
 
 def _box(box, workdir, root, env, keep_fds, limits, serve, alive_read) -> None:

@@ -34,6 +34,7 @@ from coursekit.testing import SandboxError, StudentCodeError
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 START_SECONDS = 60.0  # for a fresh child to import its libraries and report its first statement
+BOX_END_SECONDS = 10.0  # for the kernel to end every process of a box (a loaded machine, a chain of forks)
 
 
 @dataclass(frozen=True)
@@ -296,8 +297,13 @@ class SandboxedSubmission:
                 os.close(fd)
             except OSError:
                 pass
+        try:  # the outer process kills the box's first process and waits for it: with a PID namespace,
+            os.kill(child.process.pid, signal.SIGTERM)  # that first process ends only once every other has
+        except (ProcessLookupError, PermissionError):
+            pass
+        child.process.exited(timeout=BOX_END_SECONDS)
         try:
-            os.killpg(child.process.pid, signal.SIGKILL)  # the outer process; the box dies with it
+            os.killpg(child.process.pid, signal.SIGKILL)  # the outer, if it did not end in time, and its group
         except (ProcessLookupError, PermissionError):
             pass
         child.process.wait()
