@@ -126,24 +126,22 @@ def probe_ahead(kit_root: Path, user: str | None = None) -> None:
     """Start trying the strongest box now, in the background, so that ``plan_box`` later finds the
     answer ready: the probe builds a whole box (about 0.05 s), which overlaps with the grader's
     own imports when ``grade`` calls this before importing torch."""
-    box = candidate_boxes(kit_root, user)[0]
-    if _key(box) not in _probed:
+    _start_probe(candidate_boxes(kit_root, user)[0])
+
+
+def _start_probe(box: Box) -> tuple:
+    """Start trying ``box`` unless a box of its kind was tried already; returns its kind."""
+    key = (os.geteuid() == 0, box.namespaces, box.seccomp)
+    if key not in _probed:
         from autograder import fork_start
 
-        _probed[_key(box)] = fork_start.start_probe(box)
-
-
-def _key(box: Box) -> tuple:
-    return (os.geteuid() == 0, box.namespaces, box.seccomp)
+        _probed[key] = fork_start.start_probe(box)
+    return key
 
 
 def _can_build(box: Box) -> bool:
-    from autograder import fork_start
-
-    key = _key(box)
-    if key not in _probed:
-        _probed[key] = fork_start.start_probe(box)
-    if callable(_probed[key]):
+    key = _start_probe(box)
+    if callable(_probed[key]):  # still running: wait for its answer
         _probed[key] = _probed[key]()
     return _probed[key]
 

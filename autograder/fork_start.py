@@ -6,10 +6,12 @@ namespace. That process builds its file system view, gives up every privilege
 (``containment.enter_box``) and forks the submission's process, which either serves directly (the
 first child of a submission) or execs ``python -m autograder.sandbox_child`` (a restart); PID 1
 stays behind as the namespace's init, reaping orphans. The outer process only waits, and ends
-with the submission's exit status; on SIGTERM (the grader's way to end a box) it kills the box's
-first process and still waits for it, so that its exit tells the grader the box is empty. When the grader kills the outer process's group (or dies), the
-box's first process dies with it (``PR_SET_PDEATHSIG``), and with it, by the kernel's hand, every
-process the submission made: nothing can outlive it by racing a sweep.
+with the submission's exit status. On SIGTERM (the grader's way to end a box) it kills the box's
+first process and still waits for it: that process ends only after every other process of its
+PID namespace, so the outer's exit tells the grader the box is empty. When the outer process dies
+instead (killed, or with the grader), the box's first process dies with it
+(``PR_SET_PDEATHSIG``), and with it, by the kernel's hand, every process the submission made:
+nothing can outlive it by racing a sweep.
 
 Why the first child is forked rather than exec'd: a fresh child spends seconds importing torch
 (and torch_geometric) that the grader has imported too. A child forked after the grader's imports
@@ -219,14 +221,9 @@ def _init(child: int, keep_fds: tuple[int, int]) -> None:
             os._exit(128 - code if code < 0 else code)
 
 
-def probe(box: containment.Box) -> bool:
-    """Whether ``box`` can be built here: a box that exits at once, in a throwaway folder."""
-    return start_probe(box)()
-
-
 def start_probe(box: containment.Box) -> Callable[[], bool]:
-    """Start building ``box`` in a throwaway folder; returns the function that waits for the
-    answer (whether it could be built) and removes the folder."""
+    """Start building ``box``, a box that exits at once, in a throwaway folder; returns the
+    function that waits for the answer (whether it could be built here) and removes the folder."""
     scratch = tempfile.TemporaryDirectory(prefix="kit-probe-")
     os.chmod(scratch.name, 0o711)  # as grade's scratch folder: a box of another uid, without namespaces, enters it
     workdir, root = Path(scratch.name) / "submission", Path(scratch.name) / "root"

@@ -260,7 +260,7 @@ def parse_cell(source: str) -> tuple[str, ast.Module]:
     except (SyntaxError, ValueError):
         pass
     if not source.lstrip().startswith("%%"):
-        blanked = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+        blanked = without_magic_lines(source)
         try:
             return blanked, ast.parse(blanked)
         except (SyntaxError, ValueError):
@@ -269,12 +269,17 @@ def parse_cell(source: str) -> tuple[str, ast.Module]:
     return python, ast.parse(python)
 
 
+def without_magic_lines(source: str) -> str:
+    """The source with every line that starts with ``%`` or ``!`` blanked (line numbers kept)."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+
+
 def as_plain_python(source: str) -> str:
-    """Cell source with IPython's transformer applied (the source unchanged without IPython)."""
+    """Cell source with IPython's transformer applied (magic lines blanked where IPython is missing)."""
     try:
         from IPython.core.inputtransformer2 import TransformerManager
     except ImportError:
-        return source
+        return without_magic_lines(source)
     try:
         return TransformerManager().transform_cell(source)
     except Exception:  # IPython could not make sense of it: let ast.parse report the error
