@@ -38,7 +38,7 @@ from pathlib import Path
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import cpu_model  # noqa: E402  (benchmarks/common.py, beside this script)
+from common import cpu_model, load_average  # noqa: E402  (benchmarks/common.py, beside this script)
 SLUG = "foundations"
 RESULTS = KIT_ROOT / "benchmarks" / "results" / "batch.md"
 
@@ -145,12 +145,6 @@ def read_gradebook(path: Path) -> dict[str, float]:
         return {row["student"]: float(row["total"]) for row in csv.DictReader(stream)}
 
 
-def load() -> str:
-    """The machine's load averages (1, 5, 15 min), as ``uptime`` prints them."""
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
-
-
 def run(folder: Path, backend: str, workers: int, out: Path) -> float:
     """Wall time of one ``grade-batch --force`` over ``folder``."""
     started = time.perf_counter()
@@ -215,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             source = folder if count == args.count else slice_of(folder, count, Path(scratch) / f"slice{count}")
             for workers in sizes:
                 out = Path(scratch) / f"{backend}-{workers}" / "gradebook.csv"
-                before = load()
+                before = load_average()
                 wall = run(source, backend, workers, out)
                 got = read_gradebook(out)
                 wrong += [f"{backend} workers={workers} {sid}: got {got.get(sid)}, expected {expected[sid]:g}"
@@ -224,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
                     wrong.append(f"{backend} workers={workers}: {len(got)} rows for {count} students")
                 row = {"backend": backend, "workers": workers, "count": count, "hanging": len(hanging & set(got)),
                        "wall": wall, "rate": count / wall / workers, "grader": grader_seconds(out, hanging),
-                       "load": before, "load_after": load()}
+                       "load": before, "load_after": load_average()}
                 rows.append(row)
                 print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
     text = report(rows, args.count, started)

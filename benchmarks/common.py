@@ -46,6 +46,13 @@ def hardware() -> str:
     return f"CPU only: {cpu}, {cores}, torch {torch.__version__}"
 
 
+def load_average() -> str:
+    """The machine's load averages (1, 5, 15 min), as ``uptime`` prints them: every timing table
+    records them, since the machine may be shared."""
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

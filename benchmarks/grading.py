@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from common import KIT_ROOT, hardware, stage_master
+from common import KIT_ROOT, hardware, load_average, stage_master
 
 from autograder.suite import available_slugs, load_suite
 from coursekit.budget import VARIABLE as BUDGET_VARIABLE
@@ -241,10 +241,6 @@ def full_mode(args) -> FullMode | None:
         sys.exit(f"--otter-full runs the masters on the real data sets: point --data (or KIT_DATA) at them "
                  f"(got {data or 'nothing'})")
     return FullMode(data.resolve(), args.full_budget)
-
-
-def load_average() -> str:
-    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from common import KIT_ROOT, hardware
+from common import KIT_ROOT, hardware, load_average
 
 from autograder import containment, grade
 from autograder.suite import available_slugs, load_suite
@@ -49,8 +49,9 @@ def graded(slug: str, boxed: bool) -> tuple[float, float]:
     containment._probed.clear()  # the probe is part of what the box costs
     containment.plan_box = PLAN_BOX if boxed else weakest_box
     try:
+        suite = load_suite(slug)
         started = time.monotonic()
-        document = grade.grade_submission(load_suite(slug), load_suite(slug).master_path)
+        document = grade.grade_submission(suite, suite.master_path)
         return time.monotonic() - started, document["score"]
     finally:
         containment.plan_box = PLAN_BOX
@@ -76,12 +77,13 @@ def box_rows(slugs: list[str], runs: int) -> list[dict]:
 
 
 def command_seconds(tree: Path, slug: str) -> float:
-    out = Path(tempfile.mkdtemp()) / "results.json"
+    """Wall time of one ``python -m autograder grade`` of the master in ``tree``."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "autograder", "grade", slug, f"solutions/{slug}.ipynb", "--out", str(out)],
-                   cwd=tree, env=env, check=True, capture_output=True)
-    return time.monotonic() - started
+    with tempfile.TemporaryDirectory() as scratch:
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-m", "autograder", "grade", slug, f"solutions/{slug}.ipynb",
+                        "--out", str(Path(scratch) / "results.json")], cwd=tree, env=env, check=True, capture_output=True)
+        return time.monotonic() - started
 
 
 def against_rows(revision: str, slugs: list[str], runs: int) -> list[dict]:
@@ -145,10 +147,10 @@ def main() -> int:
     args = parser.parse_args()
     with_seeded_hashing()
     slugs = args.slugs or available_slugs()
-    before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    before = load_average()
     rows = box_rows(slugs, args.runs)
     against = (args.against, against_rows(args.against, slugs, args.runs)) if args.against else None
-    after = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    after = load_average()
     text = report(rows, args.runs, against, f"{before} before, {after} after")
     print(text)
     if not args.no_write:
