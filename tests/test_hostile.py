@@ -862,21 +862,30 @@ NON_ROOT_USER = "kit-hostile-test"
 
 def _expose_to(user_uid: int, user_gid: int) -> str:
     """Shell lines (run in a private mount namespace) that let the user reach Python and the kit
-    when a folder on the way is closed to it (pyenv under /root, say): that folder is replaced by
-    a tmpfs holding binds of just those paths. Nothing changes outside that namespace."""
+    when a folder on the way is closed to it (pyenv under /root, or a checkout in a ``mktemp -d``
+    folder, mode 700): that folder is replaced by a tmpfs holding binds of just the paths needed
+    (of every entry, when the needed path is itself the closed folder). Nothing changes outside
+    that namespace."""
+    from shlex import quote
+
     from autograder.containment import first_closed_folder
 
     lines = []
     needed = [Path(os.path.realpath(p)) for p in (sys.base_prefix, sys.prefix, KIT_ROOT)]
     for path in needed:
         closed = first_closed_folder(path, user_uid, user_gid)
-        if closed is None or closed == path:
+        if closed is None:
             continue
         hold = f"/tmp/kit-hold-{abs(hash(str(closed)))}"
+        lines += [f"mkdir -p {hold} && mountpoint -q {hold} || mount --bind {quote(str(closed))} {hold}",
+                  f"mountpoint -q {quote(str(closed))} || mount -t tmpfs -o mode=0755 tmpfs {quote(str(closed))}"]
         inside = path.relative_to(closed)
-        lines += [f"mkdir -p {hold} && mountpoint -q {hold} || mount --bind {closed} {hold}",
-                  f"mountpoint -q {closed} || mount -t tmpfs -o mode=0755 tmpfs {closed}",
-                  f"mkdir -p {closed / inside} && mount --bind {hold}/{inside} {closed / inside}"]
+        for entry in ([inside] if inside != Path(".") else sorted(Path(p.name) for p in path.iterdir())):
+            target, source = quote(str(closed / entry)), quote(f"{hold}/{entry}")
+            if (closed / entry).is_dir():
+                lines.append(f"mkdir -p {target} && mountpoint -q {target} || mount --bind {source} {target}")
+            else:
+                lines.append(f"touch {target} && mount --bind {source} {target}")
     return "\n".join(lines)
 
 
