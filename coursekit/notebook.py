@@ -4,7 +4,8 @@ SPEC.md promises that code is graded "the way Python would see it after running 
 cells in order", but without re-running training loops, downloads or plots. So we keep, in
 order, only the top-level statements that *define* something:
 
-* imports;
+* imports of the names the kept statements read (an import nothing kept reads, such as
+  ``matplotlib.pyplot`` for the plots, is left out with the plots: see ``needed_imports``);
 * functions and classes;
 * assignments to a graded name (``W_AND = torch.tensor([1., 1.])``);
 * assignments of cheap values: literals, ``torch.device(...)`` and environment look-ups
@@ -149,8 +150,10 @@ def extract_definitions(notebook: dict, graded_names: set[str] | frozenset[str])
             first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
             text = "\n".join(lines[first - 1:node.end_lineno])
             parsed.append((Statement(number, first, text, tuple(bound_names(node))), node))
-    kept = {i for i, (_, node) in enumerate(parsed) if is_definition(node, graded_names)}
-    state, extraction.unbuildable = state_statements(parsed, kept, graded_names)
+    definitions = {i for i, (_, node) in enumerate(parsed) if is_definition(node, graded_names)}
+    imports = {i for i in definitions if isinstance(parsed[i][1], IMPORT_NODES)}
+    state, extraction.unbuildable = state_statements(parsed, definitions, graded_names)
+    kept = (definitions - imports) | needed_imports(parsed, imports, (definitions - imports) | state)
     for i, (statement, _) in enumerate(parsed):
         if i in kept:
             extraction.statements.append(statement)
@@ -161,6 +164,34 @@ def extract_definitions(notebook: dict, graded_names: set[str] | frozenset[str])
 
 
 STATE_NODES = (ast.Assign, ast.AnnAssign, ast.AugAssign)
+IMPORT_NODES = (ast.Import, ast.ImportFrom)
+
+
+def needed_imports(parsed: list[tuple[Statement, ast.stmt]], imports: set[int], runs: set[int]) -> set[int]:
+    """The top-level imports the grader runs: those that bind a name some statement it runs reads
+    (anywhere in it, function bodies included), or a package whose submodule they load; star and
+    ``__future__`` imports, whose effect cannot be told from their names, always.
+
+    An import that nothing kept reads (``matplotlib.pyplot`` for the plots, ``tqdm`` for a training
+    loop) is left out, as the plots and loops themselves are: it would cost its import time in every
+    grading, and fail grading where the library is not installed, for nothing that is graded."""
+    read = set().union(*(read_names(parsed[i][1]) for i in runs))
+    return {i for i in imports if has_unknown_effect(parsed[i][1]) or not read.isdisjoint(import_reach(parsed[i][1]))}
+
+
+def has_unknown_effect(node: ast.Import | ast.ImportFrom) -> bool:
+    """A star import binds names no one can list; a ``__future__`` import changes how code compiles."""
+    return isinstance(node, ast.ImportFrom) and (node.module == "__future__" or any(a.name == "*" for a in node.names))
+
+
+def import_reach(node: ast.Import | ast.ImportFrom) -> set[str]:
+    """Names through which an import can matter: the names it binds, and the top-level package of
+    every module it loads (``import torch.nn.functional as F`` also makes ``torch.nn.functional``
+    reachable as an attribute of ``torch``)."""
+    if isinstance(node, ast.ImportFrom):
+        packages = {node.module.split(".")[0]} if node.module and not node.level else set()
+        return packages | {alias.asname or alias.name for alias in node.names}
+    return {name for alias in node.names for name in (alias.asname or alias.name.split(".")[0], alias.name.split(".")[0])}
 
 
 def state_statements(parsed: list[tuple[Statement, ast.stmt]], kept: set[int], graded_names):

@@ -12,9 +12,38 @@ def extracted(*cells):
 
 def test_keeps_imports_functions_classes_and_graded_assignments():
     result = extracted("import torch\nfrom math import pi as PI",
-                       "def spectral_radius(W):\n    return 1.0\n\nclass Model:\n    pass",
+                       "def spectral_radius(W):\n    return PI\n\nclass Model:\n    pass",
                        "W_AND = torch.tensor([1.0, 1.0])")
     assert result.defined_names() == {"torch", "PI", "spectral_radius", "Model", "W_AND"}
+
+
+def test_an_import_that_nothing_kept_reads_is_left_out_with_the_plots():
+    """matplotlib for the plots, tqdm for the training loop: their import would cost every grading
+    its time, and fail it where the library is missing, for nothing graded."""
+    result = extracted("import matplotlib.pyplot as plt\nfrom tqdm.auto import tqdm\nimport torch",
+                       "def spectral_radius(W):\n    return float(torch.linalg.eigvals(W).abs().max())",
+                       "for step in tqdm(range(3)):\n    plt.plot([step])")
+    assert result.defined_names() == {"torch", "spectral_radius"}
+
+
+def test_imports_a_kept_statement_reaches_in_any_way_stay():
+    result = extracted("import torch\nimport torch.nn.functional as F\nimport numpy.linalg as la\nimport numpy",
+                       "from __future__ import annotations\nfrom helpers import *\nfrom os import path as p",
+                       "import seaborn as sns\nimport json",
+                       "def plot_losses(losses):\n    sns.lineplot(losses)",  # not graded, but kept: what it reads stays
+                       "def spectral_radius(W):\n    return torch.nn.functional.relu(numpy.abs(W)).max()",
+                       "class Model:\n    size = p.sep")
+    kept = [s.source for s in result.statements]
+    assert "import torch.nn.functional as F" in kept  # reachable as torch.nn.functional
+    assert "import numpy.linalg as la" in kept  # loads numpy.linalg, an attribute of numpy
+    assert {"from __future__ import annotations", "from helpers import *", "import seaborn as sns",
+            "from os import path as p"} <= set(kept)
+    assert "import json" not in kept
+
+
+def test_an_import_inside_a_try_block_is_kept_with_the_block():
+    result = extracted("try:\n    import scipy\nexcept ImportError:\n    scipy = None")
+    assert result.defined_names() == {"scipy"}
 
 
 def test_drops_training_loops_calls_plots_and_magics():
@@ -24,7 +53,7 @@ def test_drops_training_loops_calls_plots_and_magics():
 
 
 def test_magics_beside_definitions_keep_the_definitions_at_their_lines():
-    result = extracted("%matplotlib inline\n!pip install -q tqdm\nimport torch\n\ndef spectral_radius(W):\n    return 1.0",
+    result = extracted("%matplotlib inline\n!pip install -q tqdm\nimport torch\n\ndef spectral_radius(W):\n    return torch.ones(1)",
                        "%%time\nW_AND = [1, 1]",  # a cell magic goes through IPython: a call, not kept
                        "files = !ls\nh1_next = 0.5")
     assert result.defined_names() == {"torch", "spectral_radius", "h1_next"}
