@@ -1,35 +1,42 @@
-"""Starting the sandbox child: two forks, the second one inside new namespaces.
+"""Starting the sandbox child: a spawner, then two forks, the second one inside new namespaces.
 
-The grading process forks an *outer* process, which makes a new session, enters new namespaces
-(``containment.enter_namespaces``) and forks the box's first process: PID 1 of its own PID
-namespace. That process builds its file system view, gives up every privilege
-(``containment.enter_box``) and forks the submission's process, which either serves directly (the
-first child of a submission) or execs ``python -m autograder.sandbox_child`` (a restart); PID 1
-stays behind as the namespace's init, reaping orphans. The outer process only waits, and ends
-with the submission's exit status. On SIGTERM (the grader's way to end a box) it kills the box's
-first process and still waits for it: that process ends only after every other process of its
-PID namespace, so the outer's exit tells the grader the box is empty. When the outer process dies
-instead (killed, or with the grader), the box's first process dies with it
-(``PR_SET_PDEATHSIG``), and with it, by the kernel's hand, every process the submission made:
-nothing can outlive it by racing a sweep.
+When hashing is seeded, the grading process forks a *spawner* (``Spawner``) just before its first
+box, and every box of the submission is started from it: the first child and each restart after a
+hang or a crash. The spawner forks an *outer* process, which makes a new session, enters new
+namespaces (``containment.enter_namespaces``) and forks the box's first process: PID 1 of its own
+PID namespace. That process builds its file system view, gives up every privilege
+(``containment.enter_box``) and forks the submission's process, which serves the grader (or, where
+hashing is not seeded, the grader forks the outer itself and the submission's process execs
+``python -m autograder.sandbox_child``); PID 1 stays behind as the namespace's init, reaping orphans.
+The outer process only waits, and ends with the submission's exit status. On SIGTERM (the grader's
+way to end a box) it kills the box's first process and still waits for it: that process ends only
+after every other process of its PID namespace, so the outer's exit tells the grader the box is
+empty. When the outer process dies instead (killed, or with the spawner or the grader), the box's
+first process dies with it (``PR_SET_PDEATHSIG``), and with it, by the kernel's hand, every process
+the submission made: nothing can outlive it by racing a sweep.
 
-Why the first child is forked rather than exec'd: a fresh child spends seconds importing torch
-(and torch_geometric) that the grader has imported too. A child forked after the grader's imports
-shares them, so a submission costs one import instead of two. It is safe because:
+Why children are forked rather than exec'd: a fresh child spends seconds importing torch (and
+torch_geometric) that the grader has imported too. A child forked after the grader's imports shares
+them, so a submission costs one import instead of two, and a restart costs a fork instead of an
+import. It is safe because:
 
-* only the first child of a submission is served from the fork, before the grader loads its
-  tests or reads held-out data, so the child's copy of the grader's memory holds nothing to find
-  (the kit's code, the student's own extraction, paths); a restarted child execs fresh;
+* the spawner is forked before the grader loads its tests or reads held-out data, so its memory,
+  which every child copies, holds nothing to find (the kit's code, the student's own extraction,
+  paths); the spawner never runs student code and takes orders only from the grader;
 * the grader has run no torch operation yet, so no thread pool is copied half-alive;
 * string hashing is seeded (``PYTHONHASHSEED=0``, which ``python -m autograder`` sets), so the
   child hashes as an exec'd child does and grading stays deterministic.
 """
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
 import os
+import pickle
+import select
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -43,8 +50,9 @@ BOX_FAILED = 71  # the box could not be built: the outer process's exit code
 
 
 def can_fork() -> bool:
-    """Serving from the fork keeps grading deterministic only when string hashing is seeded."""
-    return sys.flags.hash_randomization == 0 and hasattr(os, "fork")
+    """Serving from the fork keeps grading deterministic only when string hashing is seeded; the
+    spawner hands the grader a pidfd of each box (Linux 5.3 and later)."""
+    return sys.flags.hash_randomization == 0 and hasattr(os, "fork") and hasattr(os, "pidfd_open")
 
 
 def preload(modules: tuple[str, ...]) -> None:
@@ -106,6 +114,114 @@ class ForkedProcess:
                 raise subprocess.TimeoutExpired(f"sandbox child {self.pid}", timeout)
             time.sleep(0.005)
         return self.returncode
+
+
+class Spawner:
+    """A fork of the grader, made before the grader loads its tests, that starts every box of one
+    submission on the grader's orders (see the module docstring). It is the parent of each box's
+    outer process; the grader ends boxes through the pidfd it gets for each, and has the spawner
+    reap them only when asked, so an outer's pid stays reserved until the grader is done with it."""
+
+    def __init__(self) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self._socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        grader = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                self._socket.close()
+                _serve_spawns(theirs, grader)
+            finally:
+                os._exit(0)
+        theirs.close()
+        self.pid = pid
+
+    def start_box(self, box: containment.Box, workdir: Path, root: Path, env: dict[str, str],
+                  keep_fds: tuple[int, int], limits: tuple[int, int, int, int]) -> SpawnedProcess:
+        """Start a box whose submission process serves on ``keep_fds`` (a request pipe's read end and
+        a reply pipe's write end, which the grader may close once this returns)."""
+        order = pickle.dumps({"op": "start", "box": box, "workdir": workdir, "root": root, "env": env,
+                              "limits": limits})
+        socket.send_fds(self._socket, [order], list(keep_fds))
+        reply, fds, _, _ = socket.recv_fds(self._socket, 1 << 16, 1)
+        if not reply or not fds:
+            raise OSError("the sandbox's spawner is gone")
+        return SpawnedProcess(pickle.loads(reply)["pid"], fds[0], self)
+
+    def reap(self, pid: int) -> int:
+        """The exit code of a box's outer process that has ended, which the spawner then reaps."""
+        try:
+            self._socket.send(pickle.dumps({"op": "reap", "pid": pid}))
+            reply = self._socket.recv(1 << 16)
+        except OSError:  # the spawner is gone (killed): so is the box, with its parent
+            reply = b""
+        return pickle.loads(reply)["code"] if reply else -signal.SIGKILL
+
+    def close(self) -> None:
+        """End the spawner (it sees the socket close) and reap it."""
+        self._socket.close()
+        os.waitpid(self.pid, 0)
+
+
+def _serve_spawns(orders: socket.socket, grader: int) -> None:
+    """The spawner's life: start boxes and reap them until the grader closes the socket."""
+    containment._libc().prctl(containment.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # dies with the grader,
+    if os.getppid() != grader:  # and with it every box (their outer processes die with their parent)
+        os._exit(0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the grader's to handle
+    _close_all_but({0, 1, 2, orders.fileno()})
+    from autograder import sandbox_child
+
+    while True:
+        message, fds, _, _ = socket.recv_fds(orders, 1 << 16, 2)
+        if not message:
+            os._exit(0)
+        order = pickle.loads(message)  # from the grader, the only other end of this socket
+        if order["op"] == "start":
+            serve = functools.partial(sandbox_child.main, *fds)
+            process = start_box(order["box"], order["workdir"], order["root"], order["env"], tuple(fds),
+                                order["limits"], serve)
+            for fd in fds:
+                os.close(fd)
+            pidfd = os.pidfd_open(process.pid)  # not reaped before the grader asks: the pid is still this box's
+            socket.send_fds(orders, [pickle.dumps({"pid": process.pid})], [pidfd])
+            os.close(pidfd)
+        else:
+            _, status = os.waitpid(order["pid"], 0)
+            orders.send(pickle.dumps({"code": os.waitstatus_to_exitcode(status)}))
+
+
+class SpawnedProcess:
+    """A box's outer process started by the spawner: ``ForkedProcess``'s interface, through a pidfd
+    (which tells when it ends, and cannot signal another process that reuses its pid) and the
+    spawner (which reaps it and tells its exit code)."""
+
+    execed = False
+
+    def __init__(self, pid: int, pidfd: int, spawner: Spawner):
+        self.pid = pid
+        self.returncode: int | None = None
+        self._pidfd = pidfd
+        self._spawner = spawner
+
+    def exited(self, timeout: float | None) -> bool:
+        """Whether it has ended within ``timeout`` (None: wait for it), without reaping it: its pid
+        and process group stay reserved until ``poll`` or ``wait``."""
+        if self.returncode is not None:
+            return True
+        return bool(select.select([self._pidfd], [], [], None if timeout is None else max(0.0, timeout))[0])
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self.exited(0):
+            self.returncode = self._spawner.reap(self.pid)
+            os.close(self._pidfd)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self.exited(timeout):
+            raise subprocess.TimeoutExpired(f"sandbox child {self.pid}", timeout)
+        return self.poll()
 
 
 def start_box(box: containment.Box, workdir: Path, root: Path, env: dict[str, str], keep_fds: tuple[int, int],

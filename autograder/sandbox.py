@@ -5,8 +5,9 @@ The grading process never imports student code. It starts ``autograder.sandbox_c
 capabilities, a seccomp filter, resource limits), in a scratch copy of the submission, and talks
 to it only through ``autograder.channel``.
 
-The first child is forked from the grading process once torch is imported, so that the import is
-paid once (``autograder.fork_start`` says when that is safe); a restarted child is exec'd fresh.
+Children are forked from a spawner, itself a fork of the grading process once torch is imported
+and before the tests are loaded, so that the import is paid once and a restart costs a fork
+(``autograder.fork_start`` says when that is safe); without seeded hashing each child is exec'd fresh.
 
 When a statement hangs or kills the child while loading, that statement is left out for good and
 the child is started again, so a broken cell costs only what it defines; when loading runs past
@@ -16,7 +17,6 @@ kills the process ``max_restarts`` times loses its remaining tests, and only tho
 """
 from __future__ import annotations
 
-import functools
 import inspect
 import os
 import signal
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from autograder import channel, containment, fork_start, sandbox_child
+from autograder import channel, containment, fork_start
 from coursekit.notebook import Extraction
 from coursekit.testing import SandboxError, StudentCodeError
 
@@ -80,7 +80,8 @@ class SandboxedSubmission:
         self._child: _Child | None = None
         self._not_started = ""
         self._loading = False
-        self._may_fork = fork_start.can_fork()  # the first child only: see autograder.fork_start
+        self._may_fork = fork_start.can_fork()  # start boxes from a spawner: see autograder.fork_start
+        self._spawner: fork_start.Spawner | None = None
         self._deadline = time.monotonic() + self.limits.total_seconds
         self._load_spent = 0.0  # seconds this start of the child has spent running statements
         self._durations: dict[int, float] = {}  # statement -> seconds it took to run, when known
@@ -149,6 +150,9 @@ class SandboxedSubmission:
 
     def close(self) -> None:
         self._kill()
+        spawner, self._spawner = self._spawner, None
+        if spawner is not None:
+            spawner.close()
 
     # -- the child's life ---------------------------------------------------------------------
 
@@ -257,20 +261,31 @@ class SandboxedSubmission:
     def _spawn(self) -> _Child:
         request_read, request_write = os.pipe()
         reply_read, reply_write = os.pipe()
-        serve = None  # a restart execs a fresh interpreter
-        if self._may_fork:
+        if self._may_fork:  # the first start: before the grader loads its tests (see autograder.fork_start)
             self._may_fork = False
             fork_start.preload(self.preload)
-            serve = functools.partial(sandbox_child.main, request_read, reply_write)
+            self._spawner = fork_start.Spawner()
         limits = self.limits
-        process = fork_start.start_box(
-            self.box, self.workdir, self._root, self._child_env(), (request_read, reply_write),
-            (limits.memory_mb, limits.cpu_seconds, limits.file_size_mb, limits.max_processes), serve)
+        box = (self.box, self.workdir, self._root, self._child_env(), (request_read, reply_write),
+               (limits.memory_mb, limits.cpu_seconds, limits.file_size_mb, limits.max_processes))
+        process = self._spawned(box) if self._spawner else None
+        if process is None:  # hashing not seeded, or no spawner: a fresh interpreter each time
+            process = fork_start.start_box(*box, serve=None)
         os.close(request_read)
         os.close(reply_write)
         for fd in (request_write, reply_read):
             os.set_inheritable(fd, False)
         return _Child(process, request_write, reply_read)
+
+    def _spawned(self, box: tuple) -> fork_start.SpawnedProcess | None:
+        """The box started by the spawner; None when the spawner is gone (killed), which leaves the
+        rest of this submission to fresh interpreters."""
+        try:
+            return self._spawner.start_box(*box)
+        except OSError:
+            spawner, self._spawner = self._spawner, None
+            spawner.close()  # reaps it
+            return None
 
     def _child_env(self) -> dict[str, str]:
         return {
@@ -297,15 +312,16 @@ class SandboxedSubmission:
                 os.close(fd)
             except OSError:
                 pass
-        try:  # the outer process kills the box's first process and waits for it: with a PID namespace,
-            os.kill(child.process.pid, signal.SIGTERM)  # that first process ends only once every other has
-        except (ProcessLookupError, PermissionError):
-            pass
-        child.process.exited(timeout=BOX_END_SECONDS)
-        try:
-            os.killpg(child.process.pid, signal.SIGKILL)  # the outer, if it did not end in time, and its group
-        except (ProcessLookupError, PermissionError):
-            pass
+        if child.process.returncode is None:  # not reaped yet, so its pid is still its own
+            try:  # the outer process kills the box's first process and waits for it: with a PID namespace,
+                os.kill(child.process.pid, signal.SIGTERM)  # that first process ends only once every other has
+            except (ProcessLookupError, PermissionError):
+                pass
+            child.process.exited(timeout=BOX_END_SECONDS)
+            try:
+                os.killpg(child.process.pid, signal.SIGKILL)  # the outer, if it did not end in time, and its group
+            except (ProcessLookupError, PermissionError):
+                pass
         child.process.wait()
 
     def _death_message(self, probe: Callable) -> str:

@@ -1,6 +1,7 @@
-"""The sandbox child forked from the grader (autograder.fork_start): only the first one, before the
-grader loads its tests, seen by the submission exactly as an exec'd child; restarts are exec'd.
-Both are boxed alike (autograder.containment)."""
+"""The sandbox children forked from a spawner (autograder.fork_start), itself forked from the grader
+before the grader loads its tests: the first child and every restart, each seen by the submission
+exactly as an exec'd child, and all boxed alike (autograder.containment). Without seeded hashing,
+every child is exec'd."""
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ import pytest
 from conftest import KIT_ROOT
 
 SCRIPT = textwrap.dedent('''
-    import json, sys
+    import json, os, sys
     from pathlib import Path
 
     import nbformat
@@ -48,7 +49,10 @@ SCRIPT = textwrap.dedent('''
     sandbox._kill()  # as after a probe that timed out: the next probe gets a new child
     again = dict(sandbox.run(call_spy), forked=not sandbox._child.process.execed)
     sandbox.close()
-    print(json.dumps({"first": first, "restarted": again, "namespaces": sandbox.box.namespaces}))
+    ours = [p for p in os.listdir("/proc") if p.isdigit() and Path(f"/proc/{p}/stat").exists()
+            and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[1] == str(os.getpid())]
+    print(json.dumps({"first": first, "restarted": again, "namespaces": sandbox.box.namespaces,
+                      "children_after_close": ours}))
 ''')
 
 
@@ -77,9 +81,15 @@ def test_the_forked_child_holds_none_of_the_tests_the_grader_loaded_after_it(see
     assert seeded["first"]["grader_modules"] == []
 
 
-def test_a_restarted_child_is_execed_fresh_and_also_sees_no_tests(seeded):
-    assert not seeded["restarted"]["forked"]
+def test_a_restarted_child_is_forked_too_and_also_sees_no_tests(seeded):
+    """It comes from the spawner, a copy of the grader from before the tests were loaded: a restart
+    after a hang costs a fork, not a fresh interpreter's import of torch."""
+    assert seeded["restarted"]["forked"]
     assert seeded["restarted"]["grader_modules"] == []
+
+
+def test_the_spawner_and_every_box_are_gone_once_the_sandbox_is_closed(seeded):
+    assert seeded["children_after_close"] == []
 
 
 def test_forked_and_execed_children_see_the_same_world(seeded):
