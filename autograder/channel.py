@@ -1,16 +1,21 @@
-"""The pipe between the grader and a sandboxed submission.
+"""The pipes between the grader and a sandboxed submission.
 
-Messages are length-prefixed ``torch.save`` payloads, and both ends read them with
-``torch.load(weights_only=True)``: only tensors, numbers, strings, lists, tuples and dicts can be
-decoded, so a submission can send wrong answers but never an object that runs code in the grader
-or pretends to be something it is not. A progress note (which statement the child is running) is
-a bare header with its top bit set: loading 100k statements costs 100k small writes, not 100k
+Messages are length-prefixed. The child's replies are ``torch.save`` payloads, which the grader
+reads with ``torch.load(weights_only=True)``: only tensors, numbers, strings, lists, tuples and
+dicts can be decoded, so a submission can send wrong answers but never an object that runs code in
+the grader or pretends to be something it is not. The grader's requests are pickles (``send_request``):
+only the grader holds the write end of the request pipe, and the child runs the student's code
+anyway, so there is nothing to guard there, and a probe's arguments (a beam test's table of
+thousands of log-probabilities) cost a C pickle instead of ``torch.save``'s per-object callback and
+the safe loader's Python unpickler. A progress note (which statement the child is running) is a
+bare header with its top bit set: loading 100k statements costs 100k small writes, not 100k
 ``torch.save`` calls.
 """
 from __future__ import annotations
 
 import io
 import os
+import pickle
 import select
 import struct
 import time
@@ -35,6 +40,18 @@ def send(fd: int, message: dict) -> None:
     torch.save(message, buffer)
     payload = buffer.getvalue()
     _write_all(fd, HEADER.pack(len(payload)) + payload)
+
+
+def send_request(fd: int, message: dict) -> None:
+    """The grader's side: a request for the child (see the module docstring)."""
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    _write_all(fd, HEADER.pack(len(payload)) + payload)
+
+
+def receive_request(fd: int) -> dict:
+    """The child's side: the next request from the grader."""
+    size = HEADER.unpack(_read_exactly(fd, HEADER.size, None))[0]
+    return pickle.loads(_read_exactly(fd, size, None))
 
 
 def send_progress(fd: int, index: int) -> None:

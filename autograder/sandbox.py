@@ -124,7 +124,7 @@ class SandboxedSubmission:
         limit = min(timeout or self.limits.call_seconds, self._time_left())
         child = self._ensure_child()
         try:
-            channel.send(child.request_fd, request)
+            channel.send_request(child.request_fd, request)
             reply = channel.receive(child.reply_fd, timeout=limit)
         except channel.ChannelTimeout:
             self._kill()
@@ -186,7 +186,7 @@ class SandboxedSubmission:
         statements = [(i, s.cell, s.first_line, s.source, list(s.names), i in self.excluded)
                       for i, s in enumerate(self.extraction.statements)]
         try:
-            channel.send(self._child.request_fd, {"op": "load", "statements": statements})
+            channel.send_request(self._child.request_fd, {"op": "load", "statements": statements})
         except channel.ChannelClosed:
             pass  # the child died at once: reading its report says so
 

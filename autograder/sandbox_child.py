@@ -23,7 +23,7 @@ def main(request_fd: int, reply_fd: int) -> None:
     namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
     while True:
         try:
-            request = channel.receive(request_fd)
+            request = channel.receive_request(request_fd)
         except channel.ChannelClosed:
             os._exit(0)
         if request["op"] == "load":
