@@ -37,7 +37,8 @@ COLLECT_SCRIPT = KIT_ROOT / "collect_submission.py"
 SLUGS = ("foundations", "rnn", "attention", "transformers", "gnn", "generative")
 # Limits that override every suite's, e.g. KIT_LIMITS="call_seconds = 60" on a slow machine; the
 # kit's own tests shorten the hangs they provoke with it. Set by whoever runs the grader, never by
-# a submission (student code runs in a child with an environment of its own).
+# a submission (student code runs in a child with an environment of its own). A notebook's check()
+# reads its statement_seconds too (coursekit.testing.grader_statement_seconds).
 LIMITS_VARIABLE = "KIT_LIMITS"
 
 

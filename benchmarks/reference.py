@@ -282,7 +282,11 @@ def judge_samples(run_dir: Path, data_root: Path, smoke: bool, grids_dir: Path) 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     train_images, train_labels = fashion_mnist("train", smoke=smoke, root=data_root)
     test_images, test_labels = fashion_mnist("test", smoke=smoke, root=data_root)
-    classifier = train_classifier(train_images, train_labels, epochs=8 if smoke else 3, device=device,
+    # Three epochs in both modes. The generated smoke set (a bar per class) is learned after two: test
+    # accuracy 1.0, real images' score 9.8 of 10 (9.9 after three). Smoke mode trained for eight, 128
+    # small steps: 1 s on a quiet 2-core machine, 4 s beside a CPU hog, 7 to 40 s beside busier neighbours
+    # (three epochs: 0.4, 1.4 to 2 s).
+    classifier = train_classifier(train_images, train_labels, epochs=3, device=device,
                                   batch_size=32 if smoke else 256)
     saved = torch.load(run_dir / "samples.pt", weights_only=True)
     images = saved["images"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import inspect
 import json
+import os
 import sys
 import traceback
 from dataclasses import dataclass
@@ -297,10 +298,11 @@ class ExtractedSubmission(LocalSubmission):
     namespace of their own, each statement under the grader's time budget. ``check()`` judges this,
     so that a check that passes here passes in the grader, and fails with the grader's message."""
 
-    def __init__(self, extraction, statement_seconds: float = 15.0):
+    def __init__(self, extraction, statement_seconds: float | None = None):
         super().__init__({"__name__": "__main__", "__builtins__": __builtins__})
         self.extraction = extraction
         self.load_errors: dict[int, str] = {}
+        statement_seconds = statement_seconds or grader_statement_seconds()
         for index, statement in enumerate(extraction.statements):
             error = _run_statement(statement, self.namespace, statement_seconds)
             if error:
@@ -315,6 +317,28 @@ class ExtractedSubmission(LocalSubmission):
     def source_of(self, name: str) -> str:
         statement = self.extraction.last_definition(name)
         return statement.source if statement else ""
+
+
+# The grader's budget for one statement while loading (``autograder.sandbox.Limits``'s default), and
+# the variable through which whoever runs the grader overrides its limits (``autograder.suite``).
+STATEMENT_SECONDS = 15.0
+LIMITS_VARIABLE = "KIT_LIMITS"
+
+
+def grader_statement_seconds() -> float:
+    """The seconds check() gives each statement it re-runs: ``statement_seconds`` from ``$KIT_LIMITS``
+    when it is set there, as the grader reads it (``KIT_LIMITS="statement_seconds = 30"`` on a slow
+    machine), else the grader's default. So check() and the grader leave out the same hanging
+    statement after the same time, with the same message."""
+    for pair in os.environ.get(LIMITS_VARIABLE, "").replace(",", "\n").splitlines():
+        name, _, value = pair.partition("=")
+        if name.strip() == "statement_seconds":
+            try:
+                seconds = float(value)
+            except ValueError:  # the grader says what is wrong with it; the self-check keeps the default
+                break
+            return seconds if seconds > 0 else STATEMENT_SECONDS  # 0 would turn the timer off: a hang for good
+    return STATEMENT_SECONDS
 
 
 def _run_statement(statement, namespace: dict, seconds: float) -> str:

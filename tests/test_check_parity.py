@@ -15,6 +15,11 @@ from autograder.suite import available_slugs, load_suite
 EXAMPLES = KIT_ROOT / "examples"
 CELL = re.compile(r"cell \d+")
 SUMMARY = re.compile(r"^\S+: \d+/\d+ self-checks passed")
+# Examples with a statement that hangs while loading: the grader and check() each wait out its
+# statement budget (15 s by default), so these run with KIT_LIMITS' statement_seconds, which both
+# read, at 4 s: room for their slowest real statement (a cold `import torch` in the kernel, about 1 s
+# on a quiet machine), and both must still leave the hang out with the same message ("4 s").
+HANGING = {"foundations/loop_exit_and_syntax_error.ipynb": 4}
 
 
 def example_submissions() -> list[tuple[str, Path]]:
@@ -89,7 +94,10 @@ def verdicts(printed: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("slug,example", example_submissions(),
                          ids=lambda value: str(value.relative_to(EXAMPLES)) if isinstance(value, Path) else value)
-def test_check_gives_the_graders_verdicts_on_every_example(slug, example, tmp_path):
+def test_check_gives_the_graders_verdicts_on_every_example(slug, example, tmp_path, monkeypatch):
+    hang_seconds = HANGING.get(str(example.relative_to(EXAMPLES)))
+    if hang_seconds:  # for the grader's process and the kernel alike
+        monkeypatch.setenv("KIT_LIMITS", f"statement_seconds = {hang_seconds}")
     folder = student_folder(slug, example, tmp_path)
     notebook = nbformat.read(str(folder / f"{slug}.ipynb"), as_version=4)
     cells = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
@@ -102,3 +110,16 @@ def test_check_gives_the_graders_verdicts_on_every_example(slug, example, tmp_pa
     # the grader numbers cells as the notebook does, the kernel as it ran them (In [n]): compare the rest
     assert {name: CELL.sub("cell N", m) for name, m in in_notebook.items()} == \
            {name: CELL.sub("cell N", m) for name, m in public.items()}
+    if hang_seconds:  # and the shorter budget is what stopped the hang, in both
+        assert any(f"ran longer than {hang_seconds} s" in m for m in in_notebook.values())
+
+
+@pytest.mark.parametrize("setting", ["", "call_seconds = 4", "call_seconds = 4, statement_seconds = 2.5",
+                                     "statement_seconds=30\nmemory_mb = 8192"])
+def test_check_gives_a_statement_the_time_the_grader_gives_it(setting, monkeypatch):
+    """check() leaves a hanging statement out after the grader's time, with its message: the
+    default, or KIT_LIMITS' statement_seconds, read as the grader reads it."""
+    from coursekit.testing import grader_statement_seconds
+
+    monkeypatch.setenv("KIT_LIMITS", setting)
+    assert grader_statement_seconds() == load_suite("foundations").limits.statement_seconds
