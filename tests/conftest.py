@@ -92,10 +92,40 @@ def run_kit(*args: str, cwd: Path = KIT_ROOT, timeout: float = 600) -> subproces
 
 
 def grade(slug: str, submission: Path, out: Path) -> dict:
-    """Grade through the real command line; return results.json."""
-    result = run_kit("grade", slug, str(submission), "--out", str(out))
-    assert result.returncode == 0, result.stderr
-    return json.loads(out.read_text())
+    """Grade as the kit does and return results.json, through a warm grading worker of this test
+    process: ``grade-batch``'s own (``autograder.warm_pool``), which imports torch once and grades
+    each submission in a grader forked for it, doing what ``python -m autograder grade`` does after
+    its imports (tests/test_batch.py checks the two give the same results). Tests of the command
+    line itself, and of what it prints, use ``run_kit``."""
+    ok, why = warm_worker(slug).grade(Path(submission).resolve(), Path(out).resolve(), timeout=600)
+    assert ok, why
+    return json.loads(Path(out).read_text())
+
+
+_WARM_WORKERS: dict[str, tuple[tuple, object]] = {}  # slug -> (the environment it started in, worker)
+
+
+def warm_worker(slug: str):
+    """This process's warm worker for ``slug``, started in the current environment: a test that sets
+    KIT_LIMITS or KIT_DATA gets one started with them (and the one before is stopped)."""
+    from autograder.warm_pool import WarmWorker
+
+    environment = tuple(sorted((k, v) for k, v in os.environ.items() if not k.startswith("PYTEST_")))
+    known = _WARM_WORKERS.get(slug)
+    if known and known[0] == environment:
+        return known[1]
+    if known:
+        known[1].stop()
+    worker = WarmWorker(slug, env=dict(os.environ))
+    _WARM_WORKERS[slug] = (environment, worker)
+    return worker
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_warm_workers():
+    yield
+    for _, worker in _WARM_WORKERS.values():
+        worker.stop()
 
 
 def notebook_with_cells(sources: list[str]) -> nbformat.NotebookNode:
