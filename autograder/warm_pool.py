@@ -32,9 +32,11 @@ from pathlib import Path
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 READY_SECONDS = 120.0  # importing torch_geometric on a loaded machine
-# Libraries that notebooks import and that cost a submission's child half a second each time:
-# plain libraries, holding nothing of the suite's, so sharing them is as safe as sharing torch.
-NOTEBOOK_LIBRARIES = ("numpy", "matplotlib.pyplot")
+# Libraries that notebooks import and that cost a submission's child a third of a second or more
+# each time: plain libraries, holding nothing of the suite's, so sharing them is as safe as sharing
+# torch. torch.fx.experimental.symbolic_shapes (and sympy with it) is torch's own lazy import, made on
+# the first check of a key-padding mask in nn.MultiheadAttention (every transformers submission).
+NOTEBOOK_LIBRARIES = ("numpy", "matplotlib.pyplot", "torch.fx.experimental.symbolic_shapes")
 
 
 # ----------------------------------------------------------------------------------------------
