@@ -42,26 +42,30 @@ def progress(iterable, **options):
 def show_grid(images: torch.Tensor, nrow: int = 10, title: str = "", row_labels: list[str] | None = None,
               value_range: tuple[float, float] = (0.0, 1.0), path: str | Path | None = None):
     """Show images ``(N, 1, 28, 28)`` in a grid of ``nrow`` columns; ``value_range`` is what maps to
-    black and white (use (-1, 1) for tanh outputs). Saves the figure to ``path`` when given."""
+    black and white (use (-1, 1) for tanh outputs). Saves the figure to ``path`` when given.
+
+    The grid is tiled into one picture (as torchvision's ``make_grid`` does) and drawn with one
+    ``imshow``: a hundred separate axes took matplotlib about 1.7 s per grid."""
     import matplotlib.pyplot as plt
 
-    images = images.detach().float().cpu()
-    count = images.shape[0]
-    rows = (count + nrow - 1) // nrow
-    figure, axes = plt.subplots(rows, nrow, figsize=(nrow * 0.9, rows * 0.9 + (0.4 if title else 0)),
-                                squeeze=False)
     low, high = value_range
-    for index, axis in enumerate(axes.flat):
-        axis.set_xticks([])
-        axis.set_yticks([])
-        for spine in axis.spines.values():
-            spine.set_visible(False)
-        if index < count:
-            axis.imshow(images[index, 0].clamp(low, high).numpy(), cmap="gray", vmin=low, vmax=high)
-    for row, label in enumerate(row_labels or []):
-        axes[row, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    tiles = images.detach().float().cpu()[:, 0].clamp(low, high)
+    count, height, width = tiles.shape
+    rows, gap = (count + nrow - 1) // nrow, 2
+    canvas = torch.full((rows * (height + gap) - gap, nrow * (width + gap) - gap), high)  # white between tiles
+    for index in range(count):
+        top, left = (index // nrow) * (height + gap), (index % nrow) * (width + gap)
+        canvas[top:top + height, left:left + width] = tiles[index]
+    figure, axis = plt.subplots(figsize=(nrow * 0.9, rows * 0.9 + (0.4 if title else 0)))
+    axis.imshow(canvas.numpy(), cmap="gray", vmin=low, vmax=high)
+    axis.set_xticks([])
+    axis.set_yticks([(height + gap) * row + height / 2 for row in range(len(row_labels or []))])
+    axis.set_yticklabels(row_labels or [], fontsize=8)
+    axis.tick_params(length=0)
+    for spine in axis.spines.values():
+        spine.set_visible(False)
     if title:
-        figure.suptitle(title)
+        axis.set_title(title)
     figure.tight_layout()
     if path is not None:
         figure.savefig(path, dpi=80)
