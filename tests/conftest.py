@@ -39,6 +39,12 @@ def pytest_configure(config):
 
     os.environ["KIT_DATA"] = tempfile.mkdtemp(prefix="kit-test-data-")
     os.environ["KIT_HELDOUT"] = "sample"
+    # One thread per process for torch's OpenMP (and MKL) pools, in the workers and every kernel and
+    # command they start: the suite already runs a worker per core, and a pool's threads spin-wait
+    # for a core the other worker holds. The reference pipeline's real-mode test took 443 s beside
+    # one busy core with torch's default of a thread per core, 13 s with one thread.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 
 @pytest.fixture
