@@ -241,6 +241,12 @@ def test_the_homeworks_own_answers_keep_full_marks():
     assert scores(SLUG, "num_directed_edges = 12", only="num_directed_edges")["num_directed_edges"] == (1.0, 1.0)
 
 
+def test_a_constant_spectral_radius_earns_nothing():
+    """The rotation case once expected 1.0, which a function returning 1.0 for every matrix passed."""
+    got, _ = scores(SLUG, "def spectral_radius(W):\n    return 1.0", only="spectral_radius")["spectral_radius"]
+    assert got == 0
+
+
 def test_failure_messages_say_where_to_look():
     found = messages(SLUG, BUGS["hidden_state"]["W instead of W^T"], "hidden_state")
     assert any("transpose W" in m or "W^T" in m for m in found), found

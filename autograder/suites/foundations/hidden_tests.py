@@ -66,11 +66,11 @@ def spectral_radius_random(sub):
                      rtol=1e-4)
 
 
-@test("spectral_radius", "is 1 for a rotation matrix (eigenvalues ±i)")
+@test("spectral_radius", "is 2 for twice a rotation matrix (eigenvalues ±2i)")
 def spectral_radius_rotation(sub):
-    rotation = torch.tensor([[0.0, -1.0], [1.0, 0.0]])
-    expect_close(sub.run(call, "spectral_radius", rotation), 1.0, "spectral_radius of a 90° rotation",
-                 "the eigenvalues are i and -i; their real parts are 0 but their modulus is 1")
+    rotation = torch.tensor([[0.0, -2.0], [2.0, 0.0]])  # radius 2, not 1: a constant 1.0 must not pass
+    expect_close(sub.run(call, "spectral_radius", rotation), 2.0, "spectral_radius of twice a 90° rotation",
+                 "the eigenvalues are 2i and -2i; their real parts are 0 but their modulus is 2")
 
 
 @test("hidden_state", "matches t steps of the recurrence for random non-symmetric W and t up to 20", points=2)
