@@ -10,12 +10,17 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import os
+import sys
 import zipfile
 
 import pytest
+import torch
 from conftest import KIT_ROOT, grade, run_kit
 
 from coursekit import data
+
+sys.path.insert(0, str(KIT_ROOT / "benchmarks"))  # the reference pipeline's modules, as test_benchmarks reads them
 
 EIGHTY_FIVE = "predict_sentiment: the 85% test: accuracy above 85% on the autograder's held-out tweets"
 
@@ -49,7 +54,7 @@ def test_a_read_only_data_root_is_never_written_into(real_data, tmp_path, monkey
 
 
 def write_idx_labels(path, values):
-    return data.write_idx(__import__("torch").tensor(values), path)
+    return data.write_idx(torch.tensor(values), path)
 
 
 def test_a_copy_that_is_not_the_published_file_is_refused_with_what_to_do(tmp_path, monkeypatch):
@@ -188,20 +193,16 @@ def slice_of_real_data(real_data, folder, tweets_per_class: int = 150, glove_wor
 
 
 def test_the_rnn_master_trains_in_full_mode_on_a_slice_of_the_real_files(real_data, tmp_path, monkeypatch):
-    import sys
-
     import nbformat
+    from common import stage_master
     from nbclient import NotebookClient
 
     from autograder.suite import load_suite
 
-    sys.path.insert(0, str(KIT_ROOT / "benchmarks"))
-    from common import stage_master
-
     root = slice_of_real_data(real_data, tmp_path / "data")
     notebook_path, _ = stage_master(load_suite("rnn"), tmp_path / "run")
     notebook = nbformat.read(str(notebook_path), as_version=4)
-    env = {name: value for name, value in __import__("os").environ.items() if name != "KIT_SMOKE"}
+    env = {name: value for name, value in os.environ.items() if name != "KIT_SMOKE"}
     env |= {"KIT_DATA": str(root), "KIT_CACHE": str(tmp_path / "cache"), "MPLBACKEND": "Agg"}
     NotebookClient(notebook, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path / "run")}}).execute(env=env)
@@ -209,15 +210,13 @@ def test_the_rnn_master_trains_in_full_mode_on_a_slice_of_the_real_files(real_da
                       for output in cell.get("outputs", []))
     assert "smoke mode: False" in printed and "300 tweets, 50.0% positive" in printed
     assert "GloVe (50d) covers" in printed and "test accuracy:" in printed and "(sentiment140)" in printed
-    checkpoint = __import__("torch").load(tmp_path / "run" / "rnn_checkpoint.pt", weights_only=True)
+    checkpoint = torch.load(tmp_path / "run" / "rnn_checkpoint.pt", weights_only=True)
     assert checkpoint["config"]["embed_dim"] == 50
 
 
 def test_the_reference_table_grades_the_trained_model_as_the_autograder_does(real_data, tmp_path):
     import shutil
-    import sys
 
-    sys.path.insert(0, str(KIT_ROOT / "benchmarks"))
     from reference import heldout_rows
 
     for name in ("rnn.ipynb", "rnn_checkpoint.pt"):
