@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 from autograder import channel, containment, fork_start
 from coursekit.notebook import Extraction
-from coursekit.testing import SandboxError, StudentCodeError
+from coursekit.testing import STATEMENT_SECONDS, SandboxError, StudentCodeError
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 START_SECONDS = 60.0  # for a fresh child to import its libraries and report its first statement
@@ -43,7 +43,7 @@ class Limits:
 
     memory_mb: int = 4096  # address space of the child; torch alone maps about 1 GiB
     call_seconds: float = 20.0  # one probe
-    statement_seconds: float = 15.0  # one import or definition while loading
+    statement_seconds: float = STATEMENT_SECONDS  # one import or definition while loading (check() gives as much)
     load_seconds: float = 60.0  # all imports and definitions
     total_seconds: float = 300.0  # the whole grading of one submission
     cpu_seconds: int = 600

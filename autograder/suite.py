@@ -38,8 +38,8 @@ SLUGS = ("foundations", "rnn", "attention", "transformers", "gnn", "generative")
 # Limits that override every suite's, e.g. KIT_LIMITS="call_seconds = 60" on a slow machine; the
 # kit's own tests shorten the hangs they provoke with it. Set by whoever runs the grader, never by
 # a submission (student code runs in a child with an environment of its own). A notebook's check()
-# reads its statement_seconds too (coursekit.testing.grader_statement_seconds).
-LIMITS_VARIABLE = "KIT_LIMITS"
+# reads its statement_seconds too, through the same parser (coursekit.testing.limits_from_environment).
+LIMITS_VARIABLE = testing.LIMITS_VARIABLE
 
 
 @dataclass
@@ -176,12 +176,10 @@ def load_suite(slug: str) -> Suite:
 
 def limit_overrides() -> dict:
     """``KIT_LIMITS`` as a dict: ``name = value`` pairs of ``Limits``, separated by commas or lines."""
-    text = os.environ.get(LIMITS_VARIABLE, "").strip()
-    if not text:
-        return {}
     try:
-        overrides = tomllib.loads(text.replace(",", "\n"))
+        overrides = testing.limits_from_environment()
     except tomllib.TOMLDecodeError as error:
+        text = os.environ.get(LIMITS_VARIABLE, "").strip()
         raise UserError(f"{LIMITS_VARIABLE}={text!r} does not parse ({error}): write e.g. "
                         f"{LIMITS_VARIABLE}='call_seconds = 60, memory_mb = 8192'") from None
     unknown = sorted(set(overrides) - {f.name for f in fields(Limits)})

@@ -319,10 +319,22 @@ class ExtractedSubmission(LocalSubmission):
         return statement.source if statement else ""
 
 
-# The grader's budget for one statement while loading (``autograder.sandbox.Limits``'s default), and
-# the variable through which whoever runs the grader overrides its limits (``autograder.suite``).
+# The grader's budget for one statement while loading (``autograder.sandbox.Limits`` takes its
+# default from here), and the variable through which whoever runs the grader overrides its limits.
 STATEMENT_SECONDS = 15.0
 LIMITS_VARIABLE = "KIT_LIMITS"
+
+
+def limits_from_environment() -> dict:
+    """``$KIT_LIMITS`` as a dict: ``name = value`` pairs, separated by commas or lines (TOML). The
+    grader (``autograder.suite.limit_overrides``) and check() both read it here; raises
+    ``tomllib.TOMLDecodeError`` when it does not parse."""
+    text = os.environ.get(LIMITS_VARIABLE, "").strip()
+    if not text:  # students never set it: tomllib (Python 3.11) is imported only when someone does
+        return {}
+    import tomllib
+
+    return tomllib.loads(text.replace(",", "\n"))
 
 
 def grader_statement_seconds() -> float:
@@ -330,15 +342,11 @@ def grader_statement_seconds() -> float:
     when it is set there, as the grader reads it (``KIT_LIMITS="statement_seconds = 30"`` on a slow
     machine), else the grader's default. So check() and the grader leave out the same hanging
     statement after the same time, with the same message."""
-    for pair in os.environ.get(LIMITS_VARIABLE, "").replace(",", "\n").splitlines():
-        name, _, value = pair.partition("=")
-        if name.strip() == "statement_seconds":
-            try:
-                seconds = float(value)
-            except ValueError:  # the grader says what is wrong with it; the self-check keeps the default
-                break
-            return seconds if seconds > 0 else STATEMENT_SECONDS  # 0 would turn the timer off: a hang for good
-    return STATEMENT_SECONDS
+    try:
+        seconds = float(limits_from_environment().get("statement_seconds", STATEMENT_SECONDS))
+    except (ValueError, TypeError):  # TOMLDecodeError too: the grader says what is wrong; check() keeps the default
+        return STATEMENT_SECONDS
+    return seconds if seconds > 0 else STATEMENT_SECONDS  # 0 would turn the timer off: a hang for good
 
 
 def _run_statement(statement, namespace: dict, seconds: float) -> str:
